@@ -1,0 +1,473 @@
+#!/usr/bin/env bash
+# Run librdkafka's own regression test suite (v2.12.0) against an already
+# running Kafka-compatible broker (Weir).
+#
+# The suite is taken from the npm package node-rdkafka@3.6.1, which vendors
+# librdkafka v2.12.0 under deps/librdkafka. It is fetched with `npm pack`,
+# extracted and built once into a cache directory outside the repo, and
+# reused on later runs. See compat/librdkafka/README.md.
+#
+# Usage: compat/librdkafka/run.sh [options]   (run with --help for details)
+
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+NPM_PKG="node-rdkafka"
+NPM_VER="3.6.1"
+RDK_VER="2.12.0"
+
+CACHE="${WEIR_COMPAT_CACHE:-$HOME/.cache/weir-compat}"
+JOBS="${WEIR_COMPAT_JOBS:-2}"
+
+BOOTSTRAP="${WEIR_BOOTSTRAP:-localhost:9092}"
+KAFKA_VER="${TEST_KAFKA_VERSION:-4.1.0}"
+ALLOW_FILE="$SCRIPT_DIR/tests.allow"
+TESTS_ARG=""
+RUN_ALL=0
+LOCAL_MODE=""          # "" = run local and broker sub-tests, "only", "skip"
+TIMEOUT=300
+RESULTS=""
+SCENARIO="default"
+IDEMPOTENT=0
+GROUP_PROTOCOL=""
+BUILD_ONLY=0
+LIST_ONLY=0
+BROKER_CHECK=1
+EXTRA_CONF=()
+EXTRA_ARGS=()
+
+usage() {
+    cat <<EOF
+Usage: $0 [options]
+
+Runs librdkafka v$RDK_VER's test suite (tests/test-runner), one test number
+at a time, in full (non-quick) mode against a running broker.
+
+Test selection (default: numbers listed in compat/librdkafka/tests.allow):
+  --tests "0001 0002 ..."  run exactly these test numbers
+  --allow FILE             read test numbers from FILE (one per line, # comments)
+  --all                    every automated test number in the suite (0000-0999;
+                           the manual 8xxx tests only run when named in --tests)
+  --list                   print the suite's test numbers with their sub-tests
+                           and flags (LOCAL / KNOWN_ISSUE / SOCKEM / scenario), exit
+
+Broker / suite configuration:
+  --bootstrap HOST:PORT    broker to test (default: localhost:9092, env WEIR_BOOTSTRAP)
+  --kafka-version X.Y.Z    version the suite assumes the broker is
+                           (default 4.1.0; env TEST_KAFKA_VERSION)
+  --scenario NAME          test scenario (default "default"; "noautocreate" runs
+                           the tests written for auto.create.topics.enable=false)
+  --group-protocol P       classic (default) or consumer (KIP-848) for consumers
+  --idempotent             run every producer with enable.idempotence=true (-P)
+  --conf KEY=VALUE         append a line to the generated test.conf (repeatable),
+                           e.g. --conf test.timeout.multiplier=2
+  --runner-arg ARG         pass ARG through to test-runner (repeatable)
+
+Local (broker-less, mock cluster) sub-tests:
+  --local-only             run only sub-tests flagged TEST_F_LOCAL (test-runner -l);
+                           needs no broker, skips the bootstrap reachability check
+  --skip-local             skip sub-tests flagged TEST_F_LOCAL (test-runner -L), so
+                           only broker-facing sub-tests count
+  (default: both local and broker sub-tests of each selected number run)
+
+Running:
+  --timeout SECS           per-test-number timeout (default 300)
+  --results DIR            where logs go (default \$CACHE/results/<timestamp>)
+  --no-broker-check        do not check that the bootstrap address accepts TCP
+  --build-only             fetch + build the suite, then exit
+  -h, --help               this text
+
+Environment: WEIR_COMPAT_CACHE (cache dir, default ~/.cache/weir-compat),
+WEIR_COMPAT_JOBS (make -j, default 2), WEIR_COMPAT_NO_APT=1 (never apt-get;
+missing optional libs are disabled instead). Suite variables such as
+TEST_DEBUG, TEST_LEVEL, SUBTESTS, KAFKA_PATH are passed through unchanged.
+
+Output: one line per test number (PASS 0001 / FAIL 0002 <reason> /
+SKIP 0028 <reason>), then "N passed, N failed". Exit 1 if any failed.
+EOF
+}
+
+die() { echo "run.sh: $*" >&2; exit 2; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --bootstrap) BOOTSTRAP="${2:?}"; shift 2 ;;
+        --bootstrap=*) BOOTSTRAP="${1#*=}"; shift ;;
+        --tests) TESTS_ARG="${2:?}"; shift 2 ;;
+        --tests=*) TESTS_ARG="${1#*=}"; shift ;;
+        --allow) ALLOW_FILE="${2:?}"; shift 2 ;;
+        --allow=*) ALLOW_FILE="${1#*=}"; shift ;;
+        --all) RUN_ALL=1; shift ;;
+        --list) LIST_ONLY=1; shift ;;
+        --kafka-version) KAFKA_VER="${2:?}"; shift 2 ;;
+        --kafka-version=*) KAFKA_VER="${1#*=}"; shift ;;
+        --scenario) SCENARIO="${2:?}"; shift 2 ;;
+        --scenario=*) SCENARIO="${1#*=}"; shift ;;
+        --group-protocol) GROUP_PROTOCOL="${2:?}"; shift 2 ;;
+        --group-protocol=*) GROUP_PROTOCOL="${1#*=}"; shift ;;
+        --idempotent) IDEMPOTENT=1; shift ;;
+        --conf) EXTRA_CONF+=("${2:?}"); shift 2 ;;
+        --conf=*) EXTRA_CONF+=("${1#*=}"); shift ;;
+        --runner-arg) EXTRA_ARGS+=("${2:?}"); shift 2 ;;
+        --runner-arg=*) EXTRA_ARGS+=("${1#*=}"); shift ;;
+        --local-only|-l) LOCAL_MODE="only"; shift ;;
+        --skip-local|-L) LOCAL_MODE="skip"; shift ;;
+        --timeout) TIMEOUT="${2:?}"; shift 2 ;;
+        --timeout=*) TIMEOUT="${1#*=}"; shift ;;
+        --results) RESULTS="${2:?}"; shift 2 ;;
+        --results=*) RESULTS="${1#*=}"; shift ;;
+        --no-broker-check) BROKER_CHECK=0; shift ;;
+        --build-only) BUILD_ONLY=1; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage >&2; die "unknown argument: $1" ;;
+    esac
+done
+
+case "$TIMEOUT" in ''|*[!0-9]*) die "--timeout wants whole seconds" ;; esac
+
+WORK="$CACHE/librdkafka-$RDK_VER"
+SRC="$WORK/package/deps/librdkafka"
+TDIR="$SRC/tests"
+RUNNER="$TDIR/test-runner"
+BUILD_STAMP="$WORK/.weir-built"
+LOGDIR="$WORK/build-logs"
+
+log() { echo "[run.sh] $*" >&2; }
+
+# ---------------------------------------------------------------------------
+# Fetch + build (cached, serialised with a lock so parallel runs don't race)
+# ---------------------------------------------------------------------------
+
+fetch_suite() {
+    if [ -f "$WORK/.weir-extracted" ]; then
+        return
+    fi
+    command -v npm >/dev/null || die "npm not found (needed to fetch $NPM_PKG@$NPM_VER)"
+    log "fetching $NPM_PKG@$NPM_VER with npm pack into $WORK"
+    rm -rf "$WORK/package"
+    mkdir -p "$WORK"
+    local tgz
+    tgz="$(cd "$WORK" && npm pack --silent "$NPM_PKG@$NPM_VER" | tail -n1)"
+    [ -f "$WORK/$tgz" ] || die "npm pack did not produce a tarball ($tgz)"
+    tar -xzf "$WORK/$tgz" -C "$WORK"
+    [ -f "$SRC/configure" ] && [ -f "$TDIR/test.c" ] ||
+        die "package has no deps/librdkafka/tests"
+    if ! grep -q 'define RD_KAFKA_VERSION 0x020c00ff' "$SRC/src/rdkafka.h"; then
+        die "vendored librdkafka is not v$RDK_VER"
+    fi
+    chmod +x "$SRC/configure" "$SRC/mklove/"*.sh 2>/dev/null || true
+    touch "$WORK/.weir-extracted"
+}
+
+# Debian -dev package -> configure flag to use when it is unavailable.
+DEPS=(
+    "zlib1g-dev:--disable-zlib"
+    "libssl-dev:--disable-ssl"
+    "libzstd-dev:--disable-zstd"
+    "liblz4-dev:--disable-lz4-ext"
+    "libsasl2-dev:--disable-gssapi"
+    "libcurl4-openssl-dev:--disable-curl"
+)
+
+have_deb() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+ensure_deps() {
+    command -v dpkg-query >/dev/null || return 0
+    local missing=() d
+    for d in "${DEPS[@]}"; do
+        have_deb "${d%%:*}" || missing+=("${d%%:*}")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "${WEIR_COMPAT_NO_APT:-0}" = 1 ] || [ "$(id -u)" != 0 ] ||
+        ! command -v apt-get >/dev/null; then
+        log "not installing ${missing[*]}: those features will be disabled"
+        return 0
+    fi
+    log "installing ${missing[*]} with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >"$LOGDIR/apt.log" 2>&1 || true
+    if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+        >>"$LOGDIR/apt.log" 2>&1; then
+        # Try them one by one so one unavailable package doesn't block the rest.
+        for d in "${missing[@]}"; do
+            apt-get install -y -qq --no-install-recommends "$d" \
+                >>"$LOGDIR/apt.log" 2>&1 || log "apt-get could not install $d"
+        done
+    fi
+}
+
+build_suite() {
+    if [ -f "$BUILD_STAMP" ] && [ -x "$RUNNER" ]; then
+        return
+    fi
+    mkdir -p "$LOGDIR"
+    ensure_deps
+    local flags=(--no-download) d
+    for d in "${DEPS[@]}"; do
+        if command -v dpkg-query >/dev/null && ! have_deb "${d%%:*}"; then
+            flags+=("${d#*:}")
+        fi
+    done
+    local t0=$SECONDS
+    log "configuring librdkafka ($SRC) with: ${flags[*]}"
+    (cd "$SRC" && ./configure "${flags[@]}") >"$LOGDIR/configure.log" 2>&1 ||
+        { tail -n 30 "$LOGDIR/configure.log" >&2; die "configure failed, see $LOGDIR/configure.log"; }
+    log "building libs (make -j$JOBS libs), log: $LOGDIR/make-libs.log"
+    (cd "$SRC" && make -j"$JOBS" libs) >"$LOGDIR/make-libs.log" 2>&1 ||
+        { tail -n 30 "$LOGDIR/make-libs.log" >&2; die "make libs failed, see $LOGDIR/make-libs.log"; }
+    log "building test-runner (make -C tests -j$JOBS build), log: $LOGDIR/make-tests.log"
+    (cd "$SRC" && make -C tests -j"$JOBS" build) >"$LOGDIR/make-tests.log" 2>&1 ||
+        { tail -n 30 "$LOGDIR/make-tests.log" >&2; die "building tests failed, see $LOGDIR/make-tests.log"; }
+    [ -x "$RUNNER" ] || die "build finished but $RUNNER is missing"
+    echo "configure ${flags[*]}; built in $((SECONDS - t0))s on $(date -u +%FT%TZ)" >"$BUILD_STAMP"
+    log "build done in $((SECONDS - t0))s"
+}
+
+mkdir -p "$WORK"
+exec 9>"$WORK/.lock"
+if command -v flock >/dev/null; then
+    flock 9
+fi
+fetch_suite
+build_suite
+if command -v flock >/dev/null; then
+    flock -u 9
+fi
+exec 9>&-
+
+if [ "$BUILD_ONLY" = 1 ]; then
+    log "suite built: $RUNNER ($(cat "$BUILD_STAMP"))"
+    exit 0
+fi
+
+# ---------------------------------------------------------------------------
+# Test catalogue, from the tests[] table in test.c
+# ---------------------------------------------------------------------------
+
+# Prints "<subtest-name> <flags...>" for every entry in tests[].
+catalogue() {
+    awk '
+        /^struct test tests\[\] = \{/ { on = 1; next }
+        on && /\{NULL\}/ { flush(); on = 0 }
+        !on { next }
+        /_TEST\(/ { flush(); cur = $0; next }
+        cur != "" { cur = cur " " $0 }
+        function flush() {
+            if (cur == "") return
+            s = cur; cur = ""
+            if (!match(s, /_TEST\([0-9][0-9][0-9][0-9][A-Za-z0-9_]*/)) return
+            name = substr(s, RSTART + 6, RLENGTH - 6)
+            f = ""
+            if (s ~ /TEST_F_LOCAL/) f = f " LOCAL"
+            if (s ~ /TEST_F_KNOWN_ISSUE[,| )]/) f = f " KNOWN_ISSUE"
+            if (s ~ /TEST_F_MANUAL/) f = f " MANUAL"
+            if (s ~ /TEST_F_SOCKEM/) f = f " SOCKEM"
+            if (match(s, /\.scenario *= *"[^"]*"/)) {
+                sc = substr(s, RSTART, RLENGTH); gsub(/.*= *"|"/, "", sc)
+                f = f " scenario=" sc
+            }
+            print name f
+        }
+    ' "$TDIR/test.c"
+}
+
+CATALOGUE="$(catalogue)"
+SUITE_NUMS="$(printf '%s\n' "$CATALOGUE" | cut -c1-4 | sort -u)"
+
+if [ "$LIST_ONLY" = 1 ]; then
+    printf '%s\n' "$CATALOGUE"
+    exit 0
+fi
+
+# Normalise a list of tokens into 4-digit test numbers.
+normalise() {
+    local tok
+    for tok in $1; do
+        case "$tok" in
+            *[!0-9]*) die "not a test number: '$tok'" ;;
+        esac
+        printf '%04d\n' "$((10#$tok))"
+    done
+}
+
+if [ "$RUN_ALL" = 1 ]; then
+    SELECTED="$(printf '%s\n' "$SUITE_NUMS" | grep -v '^8')"
+    SOURCE="--all"
+elif [ -n "$TESTS_ARG" ]; then
+    SELECTED="$(normalise "$(echo "$TESTS_ARG" | tr ',' ' ')")"
+    SOURCE="--tests"
+else
+    [ -f "$ALLOW_FILE" ] || die "allow file not found: $ALLOW_FILE"
+    SELECTED="$(normalise "$(sed -e 's/#.*//' "$ALLOW_FILE" | tr ',' ' ')")"
+    SOURCE="$ALLOW_FILE"
+fi
+# de-duplicate, keep order
+SELECTED="$(printf '%s\n' "$SELECTED" | awk 'NF && !seen[$0]++')"
+
+if [ -z "$SELECTED" ]; then
+    echo "no tests selected (is $SOURCE empty?)" >&2
+    echo "0 passed, 0 failed"
+    exit 0
+fi
+
+# ---------------------------------------------------------------------------
+# Results dir + test.conf
+# ---------------------------------------------------------------------------
+
+if [ -z "$RESULTS" ]; then
+    RESULTS="$CACHE/results/librdkafka-$(date +%Y%m%d-%H%M%S)"
+    mkdir -p "$RESULTS"
+    ln -sfn "$RESULTS" "$CACHE/results/latest"
+fi
+mkdir -p "$RESULTS"
+RESULTS="$(cd "$RESULTS" && pwd)"
+
+CONF="$RESULTS/test.conf"
+{
+    echo "# Generated by compat/librdkafka/run.sh"
+    echo "bootstrap.servers=$BOOTSTRAP"
+    for kv in ${EXTRA_CONF[@]+"${EXTRA_CONF[@]}"}; do
+        echo "$kv"
+    done
+} >"$CONF"
+
+RUNNER_ARGS=(-p1)
+[ "$LOCAL_MODE" = only ] && RUNNER_ARGS+=(-l)
+[ "$LOCAL_MODE" = skip ] && RUNNER_ARGS+=(-L)
+[ "$IDEMPOTENT" = 1 ] && RUNNER_ARGS+=(-P)
+[ "$SCENARIO" != default ] && RUNNER_ARGS+=(-s "$SCENARIO")
+RUNNER_ARGS+=(${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"})
+
+export RDKAFKA_TEST_CONF="$CONF"
+export TEST_KAFKA_VERSION="$KAFKA_VER"
+export RDKAFKA_GITVER="v$RDK_VER"
+# Used by the kafka-topics.sh helper when KAFKA_PATH is set (broker >= 3.0).
+export BROKERS="${BROKERS:-$BOOTSTRAP}"
+export LD_LIBRARY_PATH="$SRC/src:$SRC/src-cpp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+if [ -n "$GROUP_PROTOCOL" ]; then
+    export TEST_CONSUMER_GROUP_PROTOCOL="$GROUP_PROTOCOL"
+fi
+
+{
+    echo "suite:       librdkafka v$RDK_VER ($NPM_PKG@$NPM_VER), $RUNNER"
+    echo "bootstrap:   $BOOTSTRAP"
+    echo "kafka ver:   $KAFKA_VER"
+    echo "selection:   $SOURCE"
+    echo "runner args: ${RUNNER_ARGS[*]}"
+    echo "timeout:     ${TIMEOUT}s per test number"
+    echo "results:     $RESULTS"
+} | tee "$RESULTS/run-info.txt" >&2
+
+if [ "$BROKER_CHECK" = 1 ] && [ "$LOCAL_MODE" != only ]; then
+    host="${BOOTSTRAP%,*}"; host="${host##*://}"
+    port="${host##*:}"; host="${host%:*}"; host="${host#[}"; host="${host%]}"
+    if ! timeout 5 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null; then
+        die "no broker accepting connections at $BOOTSTRAP (use --local-only for broker-less tests, or --no-broker-check)"
+    fi
+fi
+
+# ---------------------------------------------------------------------------
+# Run
+# ---------------------------------------------------------------------------
+
+strip_ansi() { sed -e 's/\x1b\[[0-9;]*m//g' -e 's/\r$//'; }
+
+# Summary lines look like: "| 0001_multiobj   |   PASSED |   1.234s | reason"
+summary_rows() {
+    awk -F'|' '
+        /SUMMARY$/ { on = 1; next }
+        on && /^#====/ { n++; if (n == 2) on = 0; next }
+        on && NF >= 4 {
+            name = $2; st = $3; why = ""
+            for (i = 5; i <= NF; i++) why = why (i > 5 ? "|" : "") $i
+            gsub(/^ +| +$/, "", name); gsub(/^ +| +$/, "", st); gsub(/^ +| +$/, "", why)
+            if (name == "<MAIN>") next
+            print st "\t" name "\t" why
+        }
+    ' "$1"
+}
+
+PASSED=0
+FAILED=0
+SKIPPED=0
+: >"$RESULTS/summary.txt"
+
+for num in $SELECTED; do
+    logf="$RESULTS/$num.log"
+    if ! printf '%s\n' "$SUITE_NUMS" | grep -qx "$num"; then
+        line="FAIL $num no such test number in librdkafka v$RDK_VER"
+        FAILED=$((FAILED + 1))
+        echo "$line" | tee -a "$RESULTS/summary.txt"
+        continue
+    fi
+    log "running $num ..."
+    t0=$SECONDS
+    set +e
+    (cd "$TDIR" && TESTS="$num" timeout -k 15 "$TIMEOUT" ./test-runner "${RUNNER_ARGS[@]}") \
+        </dev/null 2>&1 | strip_ansi >"$logf"
+    rc=${PIPESTATUS[0]}
+    set -e
+    dur=$((SECONDS - t0))
+    echo "# run.sh: exit code $rc after ${dur}s" >>"$logf"
+
+    rows="$(summary_rows "$logf")"
+    npass="$(printf '%s\n' "$rows" | grep -c '^PASSED' || true)"
+    nfail="$(printf '%s\n' "$rows" | grep -cE '^(FAILED|RUNNING)' || true)"
+    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+        reason="timed out after ${TIMEOUT}s"
+        running="$(grep -o 'test(s) running:.*' "$logf" | tail -n1 | sed 's/test(s) running: *//')"
+        [ -n "$running" ] && reason="$reason (still running: $running)"
+        line="FAIL $num $reason"
+    elif [ "$rc" = 0 ] && [ "$nfail" = 0 ] && [ "$npass" -gt 0 ]; then
+        line="PASS $num"
+    elif [ "$rc" = 0 ] && [ "$nfail" = 0 ]; then
+        why="$(printf '%s\n' "$rows" | awk -F'\t' '$1 == "SKIPPED" && $3 != "" { print $2 ": " $3; exit }')"
+        # A sub-test that started and then called TEST_SKIP() ends SKIPPED as a
+        # whole, even if most of it ran: say so, the log has the details.
+        sub="${why%%:*}"
+        if [ -n "$why" ] && grep -q "Running test $sub =" "$logf"; then
+            why="$sub (ran, then skipped itself): ${why#*: }"
+        fi
+        if [ -z "$why" ]; then
+            # Silent skips carry no reason: show the sub-tests and their flags.
+            subs="$(printf '%s\n' "$CATALOGUE" | awk -v n="$num" 'substr($1, 1, 4) == n {
+                f = ""; for (i = 2; i <= NF; i++) f = f (f == "" ? "" : ",") $i
+                printf "%s%s%s", (out++ ? " " : ""), $1, (f == "" ? "" : "[" f "]") }')"
+            why="no sub-test ran (local filter / scenario / flags): $subs"
+        fi
+        line="SKIP $num $why"
+    else
+        why="$(printf '%s\n' "$rows" | awk -F'\t' '$1 == "FAILED" || $1 == "RUNNING" { print $2 ": " ($3 != "" ? $3 : $1); exit }')"
+        if [ -z "$why" ]; then
+            why="$(grep -m1 -A1 -E '^### Test .* failed' "$logf" | tail -n1)"
+        fi
+        if [ -z "$why" ]; then
+            if [ "$rc" -gt 128 ]; then
+                why="killed by signal $((rc - 128))"
+            else
+                why="exit code $rc"
+            fi
+            last="$(grep -v '^# run.sh' "$logf" | grep -v '^\s*$' | tail -n1)"
+            [ -n "$last" ] && why="$why; last output: $last"
+        fi
+        line="FAIL $num $why"
+    fi
+    line="$(printf '%s' "$line" | tr -s ' \t' ' ' | cut -c1-200)"
+    case "$line" in
+        PASS*) PASSED=$((PASSED + 1)) ;;
+        SKIP*) SKIPPED=$((SKIPPED + 1)) ;;
+        *) FAILED=$((FAILED + 1)) ;;
+    esac
+    echo "$line" >>"$RESULTS/summary.txt"
+    log "$line (${dur}s)"
+done
+
+echo
+cat "$RESULTS/summary.txt"
+echo "logs: $RESULTS"
+if [ "$SKIPPED" -gt 0 ]; then
+    echo "$SKIPPED skipped (not counted below)"
+fi
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]

@@ -1,0 +1,289 @@
+//! Fetch: long poll (`max_wait_ms` / `min_bytes`) woken by high-watermark moves, response and
+//! per-partition byte limits with the first-batch-always-fits rule, fetch sessions. Records are
+//! the stored bytes, never re-encoded.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::future::select_all;
+use indexmap::IndexMap;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::broker::BrokerState;
+use crate::log::LogError;
+
+use super::fetch_session::{PartitionKey, SessionMode, SessionPartition};
+use super::{check_leader_epoch, code, topic_name};
+
+/// Upper bound on how long one fetch may wait, whatever the client asks.
+const MAX_WAIT_CAP_MS: u64 = 30_000;
+
+struct Served {
+    key: PartitionKey,
+    topic_id: Uuid,
+    data: PartitionData,
+    bytes: usize,
+    changed: bool,
+}
+
+fn empty_partition(partition: i32, error: i16) -> PartitionData {
+    let mut d = PartitionData::default();
+    d.partition_index = partition;
+    d.error_code = error;
+    d.high_watermark = -1;
+    d.last_stable_offset = -1;
+    d.log_start_offset = -1;
+    d.preferred_read_replica = BrokerId(-1);
+    d.records = Some(Bytes::new());
+    d
+}
+
+/// Reads every partition once, within the response limit.
+fn read_all(
+    state: &BrokerState,
+    parts: &[SessionPartition],
+    max_bytes: usize,
+    read_committed: bool,
+    use_ids: bool,
+) -> Vec<Served> {
+    let mut out = Vec::with_capacity(parts.len());
+    let mut total = 0usize;
+    for sp in parts {
+        let key = (sp.topic.clone(), sp.partition);
+        let topic = if use_ids {
+            state.cluster.topic_by_id(&sp.topic_id)
+        } else {
+            state.cluster.topic(&sp.topic)
+        };
+        let missing = if use_ids {
+            code::UNKNOWN_TOPIC_ID
+        } else {
+            code::UNKNOWN_TOPIC_OR_PARTITION
+        };
+        let Some(p) = topic.and_then(|t| {
+            usize::try_from(sp.partition)
+                .ok()
+                .and_then(|i| t.partitions.get(i).cloned())
+        }) else {
+            out.push(Served {
+                key,
+                topic_id: sp.topic_id,
+                data: empty_partition(sp.partition, missing),
+                bytes: 0,
+                changed: true,
+            });
+            continue;
+        };
+        let epoch_err = check_leader_epoch(sp.current_leader_epoch, p.leader_epoch);
+        if epoch_err != code::NONE {
+            out.push(Served {
+                key,
+                topic_id: sp.topic_id,
+                data: empty_partition(sp.partition, epoch_err),
+                bytes: 0,
+                changed: true,
+            });
+            continue;
+        }
+        let room = max_bytes.saturating_sub(total);
+        let limit = room.min(sp.max_bytes.max(0) as usize);
+        let min_one = total == 0;
+        let mut d = empty_partition(sp.partition, code::NONE);
+        let result = if limit == 0 && !min_one {
+            // Out of room: report offsets only.
+            Ok(crate::log::ReadInfo {
+                records: Bytes::new(),
+                high_watermark: p.high_watermark(),
+                log_start_offset: p.log_start_offset(),
+            })
+        } else {
+            p.read(sp.fetch_offset, limit, min_one)
+        };
+        match result {
+            Ok(info) => {
+                d.high_watermark = info.high_watermark;
+                d.last_stable_offset = info.high_watermark;
+                d.log_start_offset = info.log_start_offset;
+                if read_committed {
+                    d.aborted_transactions = Some(Vec::new());
+                }
+                let n = info.records.len();
+                total += n;
+                let changed = n > 0
+                    || info.high_watermark != sp.last_high_watermark
+                    || info.log_start_offset != sp.last_log_start;
+                d.records = Some(info.records);
+                out.push(Served {
+                    key,
+                    topic_id: sp.topic_id,
+                    data: d,
+                    bytes: n,
+                    changed,
+                });
+            }
+            Err(e) => {
+                if let LogError::Io { .. } = e {
+                    tracing::error!("fetch from {}-{} failed: {e}", p.topic, p.index);
+                }
+                let mut d = empty_partition(sp.partition, e.code());
+                d.high_watermark = p.high_watermark();
+                d.last_stable_offset = d.high_watermark;
+                d.log_start_offset = p.log_start_offset();
+                out.push(Served {
+                    key,
+                    topic_id: sp.topic_id,
+                    data: d,
+                    bytes: 0,
+                    changed: true,
+                });
+            }
+        }
+    }
+    out
+}
+
+pub async fn handle(state: &BrokerState, req: FetchRequest, version: i16) -> FetchResponse {
+    let use_ids = version >= 13;
+    let mut parts = Vec::new();
+    for t in &req.topics {
+        let name = if use_ids {
+            state
+                .cluster
+                .topic_by_id(&t.topic_id)
+                .map(|x| x.meta.name.clone())
+                .unwrap_or_else(|| format!("<unknown {}>", t.topic_id))
+        } else {
+            t.topic.0.as_str().to_string()
+        };
+        for p in &t.partitions {
+            parts.push(SessionPartition {
+                topic: name.clone(),
+                topic_id: t.topic_id,
+                partition: p.partition,
+                fetch_offset: p.fetch_offset,
+                max_bytes: p.partition_max_bytes,
+                current_leader_epoch: p.current_leader_epoch,
+                last_high_watermark: -1,
+                last_log_start: -1,
+            });
+        }
+    }
+    let forgotten: Vec<PartitionKey> = req
+        .forgotten_topics_data
+        .iter()
+        .flat_map(|f| {
+            let name = if use_ids {
+                state
+                    .cluster
+                    .topic_by_id(&f.topic_id)
+                    .map(|x| x.meta.name.clone())
+                    .unwrap_or_else(|| format!("<unknown {}>", f.topic_id))
+            } else {
+                f.topic.0.as_str().to_string()
+            };
+            f.partitions.iter().map(move |p| (name.clone(), *p))
+        })
+        .collect();
+    let begun = {
+        let mut cache = state
+            .fetch_sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        cache.begin(req.session_id, req.session_epoch, parts, &forgotten)
+    };
+    let (mode, parts) = match begun {
+        Ok(x) => x,
+        Err(error) => {
+            let mut resp = FetchResponse::default();
+            resp.error_code = error;
+            resp.session_id = 0;
+            return resp;
+        }
+    };
+    let (session_id, incremental) = match mode {
+        SessionMode::Sessionless => (0, false),
+        SessionMode::New(id) => (id, false),
+        SessionMode::Incremental(id) => (id, true),
+    };
+    let read_committed = req.isolation_level == 1;
+    let max_bytes = if req.max_bytes <= 0 {
+        i32::MAX as usize
+    } else {
+        req.max_bytes as usize
+    };
+    let min_bytes = req.min_bytes.max(0) as usize;
+    let wait = Duration::from_millis((req.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP_MS));
+    let deadline = Instant::now() + wait;
+
+    // Subscribe before the first read so an append between read and wait is not missed.
+    let mut watchers: Vec<_> = parts
+        .iter()
+        .filter_map(|sp| {
+            let t = if use_ids {
+                state.cluster.topic_by_id(&sp.topic_id)
+            } else {
+                state.cluster.topic(&sp.topic)
+            }?;
+            let p = t.partitions.get(usize::try_from(sp.partition).ok()?)?;
+            Some(p.subscribe())
+        })
+        .collect();
+    let served = loop {
+        for w in watchers.iter_mut() {
+            w.borrow_and_update();
+        }
+        let served = read_all(state, &parts, max_bytes, read_committed, use_ids);
+        let bytes: usize = served.iter().map(|s| s.bytes).sum();
+        let errored = served.iter().any(|s| s.data.error_code != code::NONE);
+        let now = Instant::now();
+        if bytes >= min_bytes || bytes > 0 && min_bytes == 0 || errored || now >= deadline || watchers.is_empty() {
+            break served;
+        }
+        let changes = select_all(watchers.iter_mut().map(|w| Box::pin(w.changed())));
+        match tokio::time::timeout_at(deadline, changes).await {
+            Ok((Ok(()), _, _)) => continue,
+            // Deadline passed, or a partition went away: answer with what there is.
+            _ => break read_all(state, &parts, max_bytes, read_committed, use_ids),
+        }
+    };
+
+    if session_id != 0 {
+        let report: Vec<_> = served
+            .iter()
+            .map(|s| (s.key.clone(), s.data.high_watermark, s.data.log_start_offset, s.bytes > 0))
+            .collect();
+        state
+            .fetch_sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .complete(session_id, &report);
+    }
+
+    let mut topics: IndexMap<(String, Uuid), Vec<PartitionData>> = IndexMap::new();
+    for s in served {
+        if incremental && !s.changed {
+            continue;
+        }
+        topics.entry((s.key.0.clone(), s.topic_id)).or_default().push(s.data);
+    }
+    let mut resp = FetchResponse::default();
+    resp.error_code = code::NONE;
+    resp.session_id = session_id;
+    resp.responses = topics
+        .into_iter()
+        .map(|((name, id), partitions)| {
+            let mut t = FetchableTopicResponse::default();
+            if use_ids {
+                t.topic_id = id;
+            } else {
+                t.topic = topic_name(name);
+            }
+            t.partitions = partitions;
+            t
+        })
+        .collect();
+    resp
+}

@@ -1,0 +1,138 @@
+//! ListOffsets (earliest, latest, max-timestamp, by timestamp via the time index) and
+//! OffsetForLeaderEpoch.
+
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::offset_for_leader_epoch_response::{
+    EpochEndOffset, OffsetForLeaderTopicResult,
+};
+use kafka_protocol::messages::{
+    ListOffsetsRequest, ListOffsetsResponse, OffsetForLeaderEpochRequest,
+    OffsetForLeaderEpochResponse,
+};
+
+use crate::broker::BrokerState;
+use crate::log::Partition;
+
+use super::{check_leader_epoch, code};
+
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
+const LATEST_TIERED: i64 = -5;
+
+fn lookup(p: &Partition, ts: i64) -> Result<(i64, i64, i32), i16> {
+    let epoch = p.leader_epoch;
+    let r = match ts {
+        LATEST => Ok(Some((p.high_watermark(), -1))),
+        EARLIEST | EARLIEST_LOCAL => Ok(Some((p.log_start_offset(), -1))),
+        LATEST_TIERED => Ok(None),
+        MAX_TIMESTAMP => p.max_timestamp().map(|o| o.map(|(off, t)| (off, t))),
+        t if t >= 0 => p.offset_for_timestamp(t),
+        _ => return Err(code::INVALID_REQUEST),
+    };
+    match r {
+        Ok(Some((off, t))) => Ok((off, t, epoch)),
+        Ok(None) => Ok((-1, -1, -1)),
+        Err(e) => {
+            tracing::error!("offset lookup on {}-{} failed: {e}", p.topic, p.index);
+            Err(e.code())
+        }
+    }
+}
+
+pub async fn handle(state: &BrokerState, req: ListOffsetsRequest, _version: i16) -> ListOffsetsResponse {
+    let mut topics = Vec::with_capacity(req.topics.len());
+    for t in req.topics {
+        let topic = state.cluster.topic(t.name.0.as_str());
+        let mut parts = Vec::with_capacity(t.partitions.len());
+        for rp in t.partitions {
+            let mut r = ListOffsetsPartitionResponse::default();
+            r.partition_index = rp.partition_index;
+            r.timestamp = -1;
+            r.offset = -1;
+            r.leader_epoch = -1;
+            let p = topic.as_ref().and_then(|t| {
+                usize::try_from(rp.partition_index)
+                    .ok()
+                    .and_then(|i| t.partitions.get(i).cloned())
+            });
+            match p {
+                None => r.error_code = code::UNKNOWN_TOPIC_OR_PARTITION,
+                Some(p) => {
+                    let err = check_leader_epoch(rp.current_leader_epoch, p.leader_epoch);
+                    if err != code::NONE {
+                        r.error_code = err;
+                    } else {
+                        match lookup(&p, rp.timestamp) {
+                            Ok((off, ts, epoch)) => {
+                                r.offset = off;
+                                r.timestamp = ts;
+                                r.leader_epoch = epoch;
+                            }
+                            Err(e) => r.error_code = e,
+                        }
+                    }
+                }
+            }
+            parts.push(r);
+        }
+        let mut tr = ListOffsetsTopicResponse::default();
+        tr.name = t.name;
+        tr.partitions = parts;
+        topics.push(tr);
+    }
+    let mut resp = ListOffsetsResponse::default();
+    resp.topics = topics;
+    resp
+}
+
+pub async fn handle_offset_for_leader_epoch(
+    state: &BrokerState,
+    req: OffsetForLeaderEpochRequest,
+    _version: i16,
+) -> OffsetForLeaderEpochResponse {
+    let mut topics = Vec::with_capacity(req.topics.len());
+    for t in req.topics {
+        let topic = state.cluster.topic(t.topic.0.as_str());
+        let mut parts = Vec::with_capacity(t.partitions.len());
+        for rp in t.partitions {
+            let mut r = EpochEndOffset::default();
+            r.partition = rp.partition;
+            r.leader_epoch = -1;
+            r.end_offset = -1;
+            let p = topic.as_ref().and_then(|t| {
+                usize::try_from(rp.partition)
+                    .ok()
+                    .and_then(|i| t.partitions.get(i).cloned())
+            });
+            match p {
+                None => r.error_code = code::UNKNOWN_TOPIC_OR_PARTITION,
+                Some(p) => {
+                    let err = check_leader_epoch(rp.current_leader_epoch, p.leader_epoch);
+                    if err != code::NONE {
+                        r.error_code = err;
+                    } else if rp.leader_epoch == p.leader_epoch {
+                        // Every batch on this broker carries the one epoch it has had, so the
+                        // requested epoch ends at the log end.
+                        r.leader_epoch = p.leader_epoch;
+                        r.end_offset = p.log_end_offset();
+                    } else if rp.leader_epoch < p.leader_epoch && rp.leader_epoch >= 0 {
+                        r.leader_epoch = rp.leader_epoch;
+                        r.end_offset = p.log_start_offset();
+                    }
+                }
+            }
+            parts.push(r);
+        }
+        let mut tr = OffsetForLeaderTopicResult::default();
+        tr.topic = t.topic;
+        tr.partitions = parts;
+        topics.push(tr);
+    }
+    let mut resp = OffsetForLeaderEpochResponse::default();
+    resp.topics = topics;
+    resp
+}

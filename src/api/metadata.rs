@@ -1,0 +1,146 @@
+//! Metadata: brokers, topics with ids and partitions; auto-creates topics when allowed.
+
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse};
+use uuid::Uuid;
+
+use crate::broker::BrokerState;
+use crate::cluster::{validate_topic_name, Topic, TopicError};
+
+use super::{code, str, topic_name};
+
+/// Kafka's "authorized operations not requested" sentinel.
+pub const OPS_NOT_REQUESTED: i32 = i32::MIN;
+/// Every topic operation (READ..DESCRIBE_CONFIGS, ALTER_CONFIGS), as a bit set.
+const ALL_TOPIC_OPS: i32 = 0b1_1111_1111_1000;
+const ALL_CLUSTER_OPS: i32 = 0b1111_1111_1111_1000;
+
+pub fn broker_entries(state: &BrokerState) -> Vec<MetadataResponseBroker> {
+    state
+        .advertised
+        .iter()
+        .take(1)
+        .map(|l| {
+            let mut b = MetadataResponseBroker::default();
+            b.node_id = BrokerId(state.cluster.node_id);
+            b.host = str(l.host.clone());
+            b.port = l.port as i32;
+            b.rack = None;
+            b
+        })
+        .collect()
+}
+
+fn partitions(state: &BrokerState, t: &Topic) -> Vec<MetadataResponsePartition> {
+    let me = BrokerId(state.cluster.node_id);
+    t.partitions
+        .iter()
+        .map(|p| {
+            let mut mp = MetadataResponsePartition::default();
+            mp.error_code = code::NONE;
+            mp.partition_index = p.index;
+            mp.leader_id = me;
+            mp.leader_epoch = p.leader_epoch;
+            mp.replica_nodes = vec![me];
+            mp.isr_nodes = vec![me];
+            mp.offline_replicas = vec![];
+            mp
+        })
+        .collect()
+}
+
+fn topic_entry(state: &BrokerState, t: &Topic, ops: i32) -> MetadataResponseTopic {
+    let mut mt = MetadataResponseTopic::default();
+    mt.error_code = code::NONE;
+    mt.name = Some(topic_name(t.meta.name.clone()));
+    mt.topic_id = t.meta.id;
+    mt.is_internal = false;
+    mt.partitions = partitions(state, t);
+    mt.topic_authorized_operations = ops;
+    mt
+}
+
+fn error_entry(name: Option<String>, id: Uuid, error: i16) -> MetadataResponseTopic {
+    let mut mt = MetadataResponseTopic::default();
+    mt.error_code = error;
+    mt.name = name.map(topic_name);
+    mt.topic_id = id;
+    mt.topic_authorized_operations = OPS_NOT_REQUESTED;
+    mt
+}
+
+pub async fn handle(state: &BrokerState, req: MetadataRequest, version: i16) -> MetadataResponse {
+    let topic_ops = if req.include_topic_authorized_operations {
+        ALL_TOPIC_OPS
+    } else {
+        OPS_NOT_REQUESTED
+    };
+    // v0 has no null: an empty list there means every topic.
+    let requested = match req.topics {
+        Some(ref t) if !(version == 0 && t.is_empty()) => Some(t.clone()),
+        _ => None,
+    };
+    let allow_create = (version < 4 || req.allow_auto_topic_creation)
+        && state.config.auto_create_topics_enable;
+    let mut topics = Vec::new();
+    match requested {
+        None => {
+            for t in state.cluster.topics() {
+                topics.push(topic_entry(state, &t, topic_ops));
+            }
+        }
+        Some(list) => {
+            for rt in list {
+                let name = rt.name.as_ref().map(|n| n.0.as_str().to_string());
+                let found = match &name {
+                    Some(n) => state.cluster.topic(n),
+                    None => state.cluster.topic_by_id(&rt.topic_id),
+                };
+                if let Some(t) = found {
+                    topics.push(topic_entry(state, &t, topic_ops));
+                    continue;
+                }
+                let Some(n) = name else {
+                    topics.push(error_entry(None, rt.topic_id, code::UNKNOWN_TOPIC_ID));
+                    continue;
+                };
+                if let Err(e) = validate_topic_name(&n) {
+                    topics.push(error_entry(Some(n), Uuid::nil(), e.code()));
+                    continue;
+                }
+                if !allow_create {
+                    topics.push(error_entry(Some(n), Uuid::nil(), code::UNKNOWN_TOPIC_OR_PARTITION));
+                    continue;
+                }
+                let defaults = (
+                    state.config.num_partitions,
+                    state.config.default_replication_factor,
+                );
+                match state.cluster.create_topic(&n, -1, -1, Default::default(), defaults, false) {
+                    Ok(t) => topics.push(topic_entry(state, &t, topic_ops)),
+                    Err(TopicError::AlreadyExists(_)) => match state.cluster.topic(&n) {
+                        Some(t) => topics.push(topic_entry(state, &t, topic_ops)),
+                        None => topics.push(error_entry(Some(n), Uuid::nil(), code::UNKNOWN_TOPIC_OR_PARTITION)),
+                    },
+                    Err(e) => {
+                        tracing::warn!("auto-creating topic {n} failed: {e}");
+                        topics.push(error_entry(Some(n), Uuid::nil(), e.code()));
+                    }
+                }
+            }
+        }
+    }
+    let mut resp = MetadataResponse::default();
+    resp.brokers = broker_entries(state);
+    resp.cluster_id = Some(str(state.cluster.cluster_id.clone()));
+    resp.controller_id = BrokerId(state.cluster.node_id);
+    resp.topics = topics;
+    resp.cluster_authorized_operations = if req.include_cluster_authorized_operations {
+        ALL_CLUSTER_OPS
+    } else {
+        OPS_NOT_REQUESTED
+    };
+    resp
+}

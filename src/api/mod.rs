@@ -1,0 +1,118 @@
+//! Request handlers, one file per API family. A handler turns a decoded request into calls on
+//! the state owners (cluster, partition logs, fetch sessions) and builds the response; errors
+//! become Kafka error codes here, at the edge.
+
+pub mod api_versions;
+pub mod configs;
+pub mod fetch;
+pub mod fetch_session;
+pub mod list_offsets;
+pub mod log_dirs;
+pub mod metadata;
+pub mod produce;
+pub mod topics;
+
+use bytes::Bytes;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+
+use crate::broker::BrokerState;
+use crate::protocol::{decode_body, encode_response, Frame, FrameError};
+
+/// Kafka error codes used by the handlers.
+pub mod code {
+    pub const NONE: i16 = 0;
+    pub const OFFSET_OUT_OF_RANGE: i16 = 1;
+    pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+    pub const INVALID_REQUEST: i16 = 42;
+    pub const UNSUPPORTED_VERSION: i16 = 35;
+    pub const INVALID_REQUIRED_ACKS: i16 = 21;
+    pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
+    pub const FENCED_LEADER_EPOCH: i16 = 74;
+    pub const UNKNOWN_LEADER_EPOCH: i16 = 75;
+    pub const INVALID_CONFIG: i16 = 40;
+    pub const INVALID_PARTITIONS: i16 = 37;
+    pub const UNKNOWN_TOPIC_ID: i16 = 100;
+    pub const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
+    pub const INVALID_FETCH_SESSION_EPOCH: i16 = 71;
+    pub const KAFKA_STORAGE_ERROR: i16 = 56;
+    pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
+    pub const INVALID_RECORD: i16 = 87;
+    pub const UNSUPPORTED_FOR_MESSAGE_FORMAT: i16 = 43;
+    pub const TOPIC_DELETION_DISABLED: i16 = 73;
+    pub const UNKNOWN_SERVER_ERROR: i16 = -1;
+    pub const INVALID_TXN_STATE: i16 = 48;
+}
+
+pub fn str(s: impl Into<String>) -> StrBytes {
+    StrBytes::from_string(s.into())
+}
+
+pub fn topic_name(s: impl Into<String>) -> TopicName {
+    TopicName(str(s))
+}
+
+/// The epoch check Fetch and ListOffsets do: -1 means "not given".
+pub fn check_leader_epoch(current: i32, ours: i32) -> i16 {
+    if current == -1 || current == ours {
+        code::NONE
+    } else if current < ours {
+        code::FENCED_LEADER_EPOCH
+    } else {
+        code::UNKNOWN_LEADER_EPOCH
+    }
+}
+
+macro_rules! route {
+    ($state:expr, $frame:expr, $( $api:ident => $handler:path ),* $(,)?) => {
+        match $frame.api {
+            $(
+                ApiKey::$api => {
+                    let req = decode_body(&$frame)?;
+                    let resp = $handler($state, req, $frame.version).await;
+                    encode_response($frame.api, $frame.version, $frame.header.correlation_id, &resp)
+                        .map(Some)
+                        .map_err(|reason| FrameError::Malformed {
+                            api: $frame.api,
+                            version: $frame.version,
+                            reason,
+                        })
+                }
+            )*
+            other => Err(FrameError::UnknownApi(other as i16)),
+        }
+    };
+}
+
+/// Runs one request. `Ok(None)` means no response is sent (acks=0 produce).
+pub async fn dispatch(state: &BrokerState, frame: Frame) -> Result<Option<Bytes>, FrameError> {
+    if frame.api == ApiKey::Produce {
+        let req: ProduceRequest = decode_body(&frame)?;
+        let acks = req.acks;
+        let resp = produce::handle(state, req, frame.version).await;
+        if acks == 0 {
+            return Ok(None);
+        }
+        return encode_response(frame.api, frame.version, frame.header.correlation_id, &resp)
+            .map(Some)
+            .map_err(|reason| FrameError::Malformed {
+                api: frame.api,
+                version: frame.version,
+                reason,
+            });
+    }
+    route!(state, frame,
+        ApiVersions => api_versions::handle,
+        Metadata => metadata::handle,
+        Fetch => fetch::handle,
+        ListOffsets => list_offsets::handle,
+        OffsetForLeaderEpoch => list_offsets::handle_offset_for_leader_epoch,
+        CreateTopics => topics::handle_create,
+        DeleteTopics => topics::handle_delete,
+        CreatePartitions => topics::handle_create_partitions,
+        DescribeTopicPartitions => topics::handle_describe_partitions,
+        DescribeConfigs => configs::handle_describe,
+        DescribeCluster => log_dirs::handle_describe_cluster,
+        DescribeLogDirs => log_dirs::handle_describe_log_dirs,
+    )
+}

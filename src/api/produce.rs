@@ -1,0 +1,89 @@
+//! Produce: validate and append one batch per partition; acks 0/1/-1 (on one broker, -1 is
+//! satisfied as soon as the local append is).
+
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+
+use crate::broker::BrokerState;
+use crate::log::LogError;
+
+use super::{code, str};
+
+fn partition_error(index: i32, error: i16, message: Option<String>) -> PartitionProduceResponse {
+    let mut r = PartitionProduceResponse::default();
+    r.index = index;
+    r.error_code = error;
+    r.base_offset = -1;
+    r.log_append_time_ms = -1;
+    r.log_start_offset = -1;
+    r.error_message = message.map(str);
+    r
+}
+
+pub async fn handle(state: &BrokerState, req: ProduceRequest, _version: i16) -> ProduceResponse {
+    let acks_ok = matches!(req.acks, -1..=1);
+    let mut responses = Vec::with_capacity(req.topic_data.len());
+    for td in req.topic_data {
+        let topic = if td.topic_id.is_nil() {
+            state.cluster.topic(td.name.0.as_str())
+        } else {
+            state.cluster.topic_by_id(&td.topic_id)
+        };
+        let missing = if td.topic_id.is_nil() {
+            code::UNKNOWN_TOPIC_OR_PARTITION
+        } else {
+            code::UNKNOWN_TOPIC_ID
+        };
+        let mut parts = Vec::with_capacity(td.partition_data.len());
+        for pd in td.partition_data {
+            if !acks_ok {
+                parts.push(partition_error(pd.index, code::INVALID_REQUIRED_ACKS, None));
+                continue;
+            }
+            let Some(p) = topic
+                .as_ref()
+                .and_then(|t| usize::try_from(pd.index).ok().and_then(|i| t.partitions.get(i)))
+            else {
+                parts.push(partition_error(pd.index, missing, None));
+                continue;
+            };
+            let records = pd.records.unwrap_or_default();
+            match p.append(&records) {
+                Ok(info) => {
+                    let mut r = PartitionProduceResponse::default();
+                    r.index = pd.index;
+                    r.error_code = code::NONE;
+                    r.base_offset = info.base_offset;
+                    r.log_append_time_ms = info.log_append_time;
+                    r.log_start_offset = info.log_start_offset;
+                    parts.push(r);
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    match &e {
+                        LogError::Io { .. } => tracing::error!("append to {}-{} failed: {msg}", p.topic, p.index),
+                        _ => tracing::info!("rejected produce to {}-{}: {msg}", p.topic, p.index),
+                    }
+                    let mut r = partition_error(pd.index, e.code(), Some(msg.clone()));
+                    if e.code() == code::INVALID_RECORD {
+                        let mut be = BatchIndexAndErrorMessage::default();
+                        be.batch_index = 0;
+                        be.batch_index_error_message = Some(str(msg));
+                        r.record_errors = vec![be];
+                    }
+                    parts.push(r);
+                }
+            }
+        }
+        let mut tr = TopicProduceResponse::default();
+        tr.name = td.name;
+        tr.topic_id = td.topic_id;
+        tr.partition_responses = parts;
+        responses.push(tr);
+    }
+    let mut resp = ProduceResponse::default();
+    resp.responses = responses;
+    resp
+}

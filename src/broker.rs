@@ -1,0 +1,217 @@
+//! Starting and stopping a broker: the shared state every handler reads, the listeners, the
+//! background maintenance task (flush.ms, retention), and the handle tests and embedders hold.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::api::fetch_session::FetchSessionCache;
+use crate::cluster::{Cluster, TopicError};
+use crate::config::{Config, Listener};
+use crate::log::segment::now_ms;
+
+/// What every request handler can reach.
+pub struct BrokerState {
+    pub config: Config,
+    pub cluster: Cluster,
+    /// Listeners as clients should dial them (advertised, with ephemeral ports resolved).
+    pub advertised: Vec<Listener>,
+    pub fetch_sessions: Mutex<FetchSessionCache>,
+    pub connections_max_idle_ms: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open data directory: {0}")]
+    Storage(#[from] TopicError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// A running broker.
+pub struct BrokerHandle {
+    addrs: Vec<SocketAddr>,
+    state: Arc<BrokerState>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+pub struct Broker;
+
+impl Broker {
+    /// Opens the data directory, binds every listener and starts serving.
+    pub async fn start(config: Config) -> Result<BrokerHandle, StartError> {
+        let started = Instant::now();
+        let data_dir = config.log_dir.clone();
+        let cfg = config.clone();
+        let cluster = tokio::task::spawn_blocking(move || Cluster::open(&cfg))
+            .await
+            .map_err(|e| StartError::Storage(TopicError::Storage(e.to_string())))??;
+        let mut listeners = Vec::new();
+        let mut addrs = Vec::new();
+        for l in &config.listeners {
+            let host = if l.host.is_empty() { "0.0.0.0" } else { &l.host };
+            let addr = format!("{host}:{}", l.port);
+            let sock = TcpListener::bind(&addr)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: addr.clone(),
+                    source,
+                })?;
+            let local = sock.local_addr().map_err(|source| StartError::Bind { addr, source })?;
+            addrs.push(local);
+            listeners.push(sock);
+        }
+        let advertised = advertise(&config, &addrs);
+        let idle = config
+            .props
+            .get("connections.max.idle.ms")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(600_000u64);
+        let state = Arc::new(BrokerState {
+            fetch_sessions: Mutex::new(FetchSessionCache::new(config.fetch_session_cache_slots)),
+            config,
+            cluster,
+            advertised,
+            connections_max_idle_ms: idle,
+        });
+        let (shutdown, rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        for sock in listeners {
+            tasks.push(tokio::spawn(crate::server::accept_loop(
+                sock,
+                state.clone(),
+                rx.clone(),
+            )));
+        }
+        tasks.push(tokio::spawn(maintenance(state.clone(), rx)));
+        let shown: Vec<String> = state
+            .config
+            .listeners
+            .iter()
+            .zip(&addrs)
+            .map(|(l, a)| format!("{}://{a}", l.name))
+            .collect();
+        let adv: Vec<String> = state
+            .advertised
+            .iter()
+            .map(|l| format!("{}://{}:{}", l.name, l.host, l.port))
+            .collect();
+        tracing::info!(
+            "weir started in {:.1} ms: listeners {} (advertised {}), data dir {}, node {}, cluster {}",
+            started.elapsed().as_secs_f64() * 1000.0,
+            shown.join(","),
+            adv.join(","),
+            data_dir.display(),
+            state.cluster.node_id,
+            state.cluster.cluster_id,
+        );
+        Ok(BrokerHandle {
+            addrs,
+            state,
+            shutdown,
+            tasks,
+        })
+    }
+}
+
+/// `advertised.listeners`, or the listeners themselves with wildcard hosts shown as `localhost`
+/// and port 0 replaced by the port actually bound.
+fn advertise(config: &Config, bound: &[SocketAddr]) -> Vec<Listener> {
+    let base = config
+        .advertised_listeners
+        .clone()
+        .unwrap_or_else(|| config.listeners.clone());
+    base.into_iter()
+        .map(|mut l| {
+            let idx = config.listeners.iter().position(|x| x.name == l.name);
+            if l.port == 0 {
+                if let Some(a) = idx.and_then(|i| bound.get(i)) {
+                    l.port = a.port();
+                }
+            }
+            if l.host.is_empty() || l.host == "0.0.0.0" || l.host == "::" {
+                l.host = "localhost".into();
+            }
+            l
+        })
+        .collect()
+}
+
+/// Periodic work: `flush.ms` flushes every scheduler interval, retention every check interval.
+async fn maintenance(state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>) {
+    let flush_every = Duration::from_millis(state.config.log_flush_scheduler_interval_ms);
+    let retention_every = state.config.log_retention_check_interval_ms as i64;
+    let mut last_retention = now_ms();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(flush_every) => {}
+            _ = shutdown.changed() => return,
+        }
+        let st = state.clone();
+        let due = now_ms() - last_retention >= retention_every;
+        if due {
+            last_retention = now_ms();
+        }
+        let _ = tokio::task::spawn_blocking(move || {
+            let now = now_ms();
+            for p in st.cluster.all_partitions() {
+                if let Err(e) = p.flush_if_due(now) {
+                    tracing::error!("flush of {}-{} failed: {e}", p.topic, p.index);
+                }
+                if due {
+                    match p.apply_retention(now) {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(
+                            "retention deleted {n} segment(s) of {}-{}; log start offset now {}",
+                            p.topic,
+                            p.index,
+                            p.log_start_offset()
+                        ),
+                        Err(e) => tracing::error!("retention on {}-{} failed: {e}", p.topic, p.index),
+                    }
+                }
+            }
+        })
+        .await;
+    }
+}
+
+impl BrokerHandle {
+    /// The address the first listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addrs[0]
+    }
+
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// `host:port` a client should use as `bootstrap.servers`.
+    pub fn bootstrap_servers(&self) -> String {
+        format!("127.0.0.1:{}", self.local_addr().port())
+    }
+
+    pub fn state(&self) -> &Arc<BrokerState> {
+        &self.state
+    }
+
+    /// Stops accepting, lets in-flight requests finish, flushes every log and returns.
+    pub async fn shutdown(self) {
+        tracing::info!("shutting down");
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        let st = self.state.clone();
+        let _ = tokio::task::spawn_blocking(move || st.cluster.shutdown()).await;
+        tracing::info!("shutdown complete");
+    }
+}

@@ -1,0 +1,364 @@
+//! Broker configuration: one typed `Config`, built from Kafka-named properties.
+//!
+//! Sources, later winning: built-in defaults, a config file (`weir.toml`, or a Kafka
+//! `server.properties` as is), `WEIR_*` environment variables, `--override name=value` flags.
+//! Names are Kafka's own; unknown names and unparsable values stop startup with a message that
+//! names the setting.
+
+pub mod catalog;
+mod sources;
+
+pub use sources::{load, parse_properties, parse_toml, LoadOptions};
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use catalog::ConfigType;
+
+/// A configuration problem, naming the setting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("unknown configuration '{0}'")]
+    Unknown(String),
+    #[error("invalid value '{value}' for configuration '{name}': {reason}")]
+    Invalid {
+        name: String,
+        value: String,
+        reason: String,
+    },
+    #[error("cannot read config file {path}: {reason}")]
+    File { path: String, reason: String },
+}
+
+fn invalid(name: &str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        name: name.to_string(),
+        value: value.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// One `NAME://host:port` entry of `listeners` / `advertised.listeners`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listener {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Listener {
+    fn parse_list(name: &str, value: &str) -> Result<Vec<Listener>, ConfigError> {
+        let mut out = Vec::new();
+        for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (proto, rest) = item
+                .split_once("://")
+                .ok_or_else(|| invalid(name, value, "expected NAME://host:port"))?;
+            let (host, port) = rest
+                .rsplit_once(':')
+                .ok_or_else(|| invalid(name, value, "missing port"))?;
+            let port: u16 = port
+                .parse()
+                .map_err(|_| invalid(name, value, "port is not a number 0-65535"))?;
+            let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+            out.push(Listener {
+                name: proto.to_string(),
+                host,
+                port,
+            });
+        }
+        if out.is_empty() {
+            return Err(invalid(name, value, "no listener given"));
+        }
+        Ok(out)
+    }
+}
+
+/// The whole broker configuration. `props` keeps what was set explicitly (by Kafka name), so
+/// DescribeConfigs can report sources; the typed fields are what the broker reads.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub props: BTreeMap<String, String>,
+    pub node_id: i32,
+    pub listeners: Vec<Listener>,
+    pub advertised_listeners: Option<Vec<Listener>>,
+    pub log_dir: PathBuf,
+    pub num_partitions: i32,
+    pub default_replication_factor: i16,
+    pub auto_create_topics_enable: bool,
+    pub delete_topic_enable: bool,
+    pub socket_request_max_bytes: usize,
+    pub log_retention_check_interval_ms: u64,
+    pub log_flush_scheduler_interval_ms: u64,
+    pub fetch_session_cache_slots: usize,
+    pub cluster_id: Option<String>,
+}
+
+/// Settings Weir has that Kafka does not; accepted alongside Kafka's names.
+const WEIR_ONLY: &[(&str, ConfigType)] = &[("cluster.id", ConfigType::String)];
+
+fn config_type(name: &str) -> Option<ConfigType> {
+    if let Some(def) = catalog::broker_config(name) {
+        return Some(def.config_type);
+    }
+    if let Some((_, t)) = WEIR_ONLY.iter().find(|(n, _)| *n == name) {
+        return Some(*t);
+    }
+    None
+}
+
+fn check_type(name: &str, value: &str, t: ConfigType) -> Result<(), ConfigError> {
+    let v = value.trim();
+    let ok = match t {
+        ConfigType::Boolean => v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false"),
+        ConfigType::Int => v.parse::<i32>().is_ok(),
+        ConfigType::Short => v.parse::<i16>().is_ok(),
+        ConfigType::Long => v.parse::<i64>().is_ok(),
+        ConfigType::Double => v.parse::<f64>().is_ok(),
+        _ => true,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(name, value, format!("not a value of type {t:?}")))
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // Built-in defaults are always valid.
+        match Config::from_props(BTreeMap::new()) {
+            Ok(c) => c,
+            Err(e) => panic!("built-in defaults rejected: {e}"),
+        }
+    }
+}
+
+impl Config {
+    /// Builds a config from explicit properties (Kafka names); everything else defaults.
+    pub fn from_props(props: BTreeMap<String, String>) -> Result<Config, ConfigError> {
+        for (k, v) in &props {
+            let t = config_type(k).ok_or_else(|| ConfigError::Unknown(k.clone()))?;
+            check_type(k, v, t)?;
+        }
+        let get = |k: &str| props.get(k).map(|s| s.trim().to_string());
+        let num = |k: &str, d: i64| -> Result<i64, ConfigError> {
+            match props.get(k) {
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid(k, v, "not a number")),
+                None => Ok(d),
+            }
+        };
+        let boolean = |k: &str, d: bool| props.get(k).map(|v| v.trim() == "true").unwrap_or(d);
+        let node_id = match get("node.id") {
+            Some(v) => v.parse().map_err(|_| invalid("node.id", &v, "not an int"))?,
+            None => num("broker.id", 1)? as i32,
+        };
+        let listeners = Listener::parse_list(
+            "listeners",
+            &get("listeners").unwrap_or_else(|| "PLAINTEXT://0.0.0.0:9092".into()),
+        )?;
+        let advertised_listeners = match get("advertised.listeners") {
+            Some(v) => Some(Listener::parse_list("advertised.listeners", &v)?),
+            None => None,
+        };
+        let log_dir = get("log.dirs")
+            .or_else(|| get("log.dir"))
+            .map(|s| s.split(',').next().unwrap_or("").trim().to_string())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "./weir-data".into());
+        let num_partitions = num("num.partitions", 1)?;
+        if num_partitions < 1 {
+            return Err(invalid(
+                "num.partitions",
+                &num_partitions.to_string(),
+                "must be at least 1",
+            ));
+        }
+        let request_max = num("socket.request.max.bytes", 104_857_600)?;
+        if request_max < 1 {
+            return Err(invalid(
+                "socket.request.max.bytes",
+                &request_max.to_string(),
+                "must be at least 1",
+            ));
+        }
+        let check_interval = num("log.retention.check.interval.ms", 300_000)?.max(1) as u64;
+        let flush_interval = num("log.flush.scheduler.interval.ms", 1000)?.clamp(1, 60_000) as u64;
+        // Validate the topic-level defaults the broker props set, so a bad value fails at start.
+        for def in catalog::TOPIC_CONFIGS {
+            resolved_topic_value(&props, def.name, &BTreeMap::new())
+                .map(|_| ())
+                .map_err(|(n, v, r)| invalid(&n, &v, r))?;
+        }
+        Ok(Config {
+            node_id,
+            listeners,
+            advertised_listeners,
+            log_dir: PathBuf::from(log_dir),
+            num_partitions: num_partitions as i32,
+            default_replication_factor: num("default.replication.factor", 1)? as i16,
+            auto_create_topics_enable: boolean("auto.create.topics.enable", true),
+            delete_topic_enable: boolean("delete.topic.enable", true),
+            socket_request_max_bytes: request_max as usize,
+            log_retention_check_interval_ms: check_interval,
+            log_flush_scheduler_interval_ms: flush_interval,
+            fetch_session_cache_slots: num("max.incremental.fetch.session.cache.slots", 1000)?
+                .max(0) as usize,
+            cluster_id: get("cluster.id"),
+            props,
+        })
+    }
+
+    /// A config for tests and embedding: loopback listener on an ephemeral port, given data dir.
+    pub fn for_test(log_dir: impl Into<PathBuf>) -> Config {
+        let mut c = Config::default();
+        c.listeners = vec![Listener {
+            name: "PLAINTEXT".into(),
+            host: "127.0.0.1".into(),
+            port: 0,
+        }];
+        c.log_dir = log_dir.into();
+        c.props
+            .insert("log.dirs".into(), c.log_dir.display().to_string());
+        c
+    }
+
+    /// Sets one property by Kafka name, revalidating the whole config.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let mut props = self.props.clone();
+        props.insert(name.to_string(), value.to_string());
+        let mut next = Config::from_props(props)?;
+        // Keep programmatic choices made on the typed fields (e.g. by `for_test`).
+        if !next.props.contains_key("listeners") {
+            next.listeners = self.listeners.clone();
+        }
+        if !next.props.contains_key("log.dirs") && !next.props.contains_key("log.dir") {
+            next.log_dir = self.log_dir.clone();
+        }
+        *self = next;
+        Ok(())
+    }
+}
+
+/// Where a config value came from, as DescribeConfigs numbers them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigSource {
+    DynamicTopic = 1,
+    StaticBroker = 4,
+    Default = 5,
+}
+
+/// A topic config value after applying topic overrides, broker synonyms and Kafka's default.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    pub value: Option<String>,
+    pub source: ConfigSource,
+    /// (name, value, source) most specific first, as DescribeConfigs lists synonyms.
+    pub synonyms: Vec<(String, Option<String>, ConfigSource)>,
+}
+
+fn scale_synonym(synonym: &str, value: &str) -> Option<String> {
+    let factor = if synonym.ends_with(".hours") {
+        3_600_000
+    } else if synonym.ends_with(".minutes") {
+        60_000
+    } else {
+        return Some(value.trim().to_string());
+    };
+    let n: i64 = value.trim().parse().ok()?;
+    Some(if n < 0 { n } else { n.saturating_mul(factor) }.to_string())
+}
+
+/// Resolves a topic-level config. Err((name, value, reason)) when a value does not validate.
+pub fn resolved_topic_value(
+    broker_props: &BTreeMap<String, String>,
+    name: &str,
+    overrides: &BTreeMap<String, String>,
+) -> Result<Resolved, (String, String, String)> {
+    let def = catalog::topic_config(name)
+        .ok_or_else(|| (name.to_string(), String::new(), "unknown topic config".into()))?;
+    let mut synonyms = Vec::new();
+    if let Some(v) = overrides.get(name) {
+        synonyms.push((name.to_string(), Some(v.clone()), ConfigSource::DynamicTopic));
+    }
+    for syn in def.broker_synonyms {
+        if let Some(v) = broker_props.get(*syn) {
+            let scaled = scale_synonym(syn, v)
+                .ok_or_else(|| (syn.to_string(), v.clone(), "not a number".to_string()))?;
+            catalog::validate_topic_value(name, &scaled)
+                .map_err(|r| (syn.to_string(), v.clone(), r))?;
+            synonyms.push((syn.to_string(), Some(v.clone()), ConfigSource::StaticBroker));
+        }
+    }
+    let (value, source) = match overrides.get(name) {
+        Some(v) => (Some(v.clone()), ConfigSource::DynamicTopic),
+        None => {
+            let from_broker = def.broker_synonyms.iter().find_map(|syn| {
+                broker_props
+                    .get(*syn)
+                    .and_then(|v| scale_synonym(syn, v))
+            });
+            match from_broker {
+                Some(v) => (Some(v), ConfigSource::StaticBroker),
+                None => (def.default.map(str::to_string), ConfigSource::Default),
+            }
+        }
+    };
+    // Kafka lists the default as the first broker synonym that has a default value.
+    if let Some((syn, v)) = def.broker_synonyms.iter().find_map(|syn| {
+        catalog::broker_config(syn).and_then(|b| b.default.map(|d| (*syn, d)))
+    }) {
+        synonyms.push((syn.to_string(), Some(v.to_string()), ConfigSource::Default));
+    }
+    Ok(Resolved {
+        value,
+        source,
+        synonyms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_kafkas() {
+        let c = Config::default();
+        assert_eq!(c.listeners[0].port, 9092);
+        assert_eq!(c.num_partitions, 1);
+        assert_eq!(c.socket_request_max_bytes, 104_857_600);
+        assert!(c.auto_create_topics_enable);
+        assert_eq!(c.log_dir, PathBuf::from("./weir-data"));
+    }
+
+    #[test]
+    fn unknown_and_invalid_settings_are_named() {
+        let e = Config::from_props(props(&[("no.such.thing", "1")])).unwrap_err();
+        assert!(e.to_string().contains("no.such.thing"));
+        let e = Config::from_props(props(&[("num.partitions", "many")])).unwrap_err();
+        assert!(e.to_string().contains("num.partitions"));
+        let e = Config::from_props(props(&[("listeners", "nonsense")])).unwrap_err();
+        assert!(e.to_string().contains("listeners"));
+    }
+
+    #[test]
+    fn retention_hours_scale_into_retention_ms() {
+        let b = props(&[("log.retention.hours", "2")]);
+        let r = resolved_topic_value(&b, "retention.ms", &BTreeMap::new()).unwrap();
+        assert_eq!(r.value.as_deref(), Some("7200000"));
+        assert_eq!(r.source, ConfigSource::StaticBroker);
+        let o = props(&[("retention.ms", "5")]);
+        let r = resolved_topic_value(&b, "retention.ms", &o).unwrap();
+        assert_eq!(r.value.as_deref(), Some("5"));
+        assert_eq!(r.source, ConfigSource::DynamicTopic);
+        assert!(r.synonyms.len() >= 2);
+    }
+}

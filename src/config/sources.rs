@@ -1,0 +1,184 @@
+//! Reading settings from their sources: config file (TOML or Kafka `.properties`), `WEIR_*`
+//! environment variables and `--override name=value` flags, later winning.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::{Config, ConfigError};
+
+/// What the command line hands to [`load`].
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    pub file: Option<PathBuf>,
+    pub env: Vec<(String, String)>,
+    pub overrides: Vec<String>,
+}
+
+/// Parses Java `.properties` text: `key=value` or `key: value`, `#`/`!` comments, `\` line
+/// continuations. Enough of the format for Kafka's `server.properties` files.
+pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut pending = String::new();
+    for raw in text.lines() {
+        let line = raw.trim_start();
+        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
+        {
+            continue;
+        }
+        if let Some(stripped) = line.strip_suffix('\\') {
+            pending.push_str(stripped);
+            continue;
+        }
+        pending.push_str(line);
+        let entry = std::mem::take(&mut pending);
+        let split = entry.find(['=', ':']);
+        let (k, v) = match split {
+            Some(i) => (&entry[..i], &entry[i + 1..]),
+            None => (entry.as_str(), ""),
+        };
+        out.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    out
+}
+
+/// Parses a TOML config: keys are Kafka names, either quoted (`"log.dirs" = "/data"`) or as
+/// nested tables (`[log] dirs = "/data"`); both flatten to dotted names.
+pub fn parse_toml(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let value: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
+    let mut out = BTreeMap::new();
+    flatten("", &toml::Value::Table(value), &mut out)?;
+    Ok(out)
+}
+
+fn flatten(
+    prefix: &str,
+    v: &toml::Value,
+    out: &mut BTreeMap<String, String>,
+) -> Result<(), String> {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let name = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&name, v, out)?;
+            }
+        }
+        toml::Value::Array(items) => {
+            let mut parts = Vec::new();
+            for item in items {
+                match item {
+                    toml::Value::Table(_) | toml::Value::Array(_) => {
+                        return Err(format!("'{prefix}': nested arrays/tables are not supported"))
+                    }
+                    toml::Value::String(s) => parts.push(s.clone()),
+                    other => parts.push(other.to_string()),
+                }
+            }
+            out.insert(prefix.to_string(), parts.join(","));
+        }
+        toml::Value::String(s) => {
+            out.insert(prefix.to_string(), s.clone());
+        }
+        other => {
+            out.insert(prefix.to_string(), other.to_string());
+        }
+    }
+    Ok(())
+}
+
+fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    if path.extension().is_some_and(|e| e == "toml") {
+        parse_toml(&text).map_err(|reason| ConfigError::File {
+            path: path.display().to_string(),
+            reason,
+        })
+    } else {
+        Ok(parse_properties(&text))
+    }
+}
+
+/// `WEIR_LOG_DIRS` → `log.dirs`: Kafka's broker names have no underscores, so the mapping is
+/// unambiguous (the same convention as Kafka's Docker image uses for `KAFKA_*`).
+fn env_name(var: &str) -> Option<String> {
+    let rest = var.strip_prefix("WEIR_")?;
+    if rest.is_empty() {
+        return None;
+    }
+    Some(rest.to_ascii_lowercase().replace('_', "."))
+}
+
+/// Builds the config from every source, later winning.
+pub fn load(opts: &LoadOptions) -> Result<Config, ConfigError> {
+    let mut props = BTreeMap::new();
+    if let Some(path) = &opts.file {
+        props.extend(read_file(path)?);
+    }
+    for (k, v) in &opts.env {
+        if let Some(name) = env_name(k) {
+            props.insert(name, v.clone());
+        }
+    }
+    for o in &opts.overrides {
+        let (k, v) = o.split_once('=').ok_or_else(|| ConfigError::Invalid {
+            name: o.clone(),
+            value: String::new(),
+            reason: "an override must look like name=value".into(),
+        })?;
+        props.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    Config::from_props(props)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_file_as_kafka_ships_it() {
+        let text = "# comment\nprocess.roles=broker,controller\nnode.id=3\n\
+                    listeners=PLAINTEXT://:9092,CONTROLLER://:9093\n\
+                    log.dirs=/tmp/kraft-combined-logs\nnum.partitions = 2\n\
+                    long.value=a\\\n  b\n";
+        let p = parse_properties(text);
+        assert_eq!(p["node.id"], "3");
+        assert_eq!(p["num.partitions"], "2");
+        assert_eq!(p["long.value"], "ab");
+        assert_eq!(p["process.roles"], "broker,controller");
+    }
+
+    #[test]
+    fn toml_flattens_to_kafka_names() {
+        let p = parse_toml("\"num.partitions\" = 3\n[log]\ndirs = \"/d\"\n").unwrap();
+        assert_eq!(p["num.partitions"], "3");
+        assert_eq!(p["log.dirs"], "/d");
+    }
+
+    #[test]
+    fn later_sources_win() {
+        let dir = std::env::temp_dir().join(format!("weir-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("server.properties");
+        std::fs::write(&file, "num.partitions=2\nlog.dirs=/a\n").unwrap();
+        let c = load(&LoadOptions {
+            file: Some(file),
+            env: vec![("WEIR_NUM_PARTITIONS".into(), "3".into())],
+            overrides: vec!["log.dirs=/b".into()],
+        })
+        .unwrap();
+        assert_eq!(c.num_partitions, 3);
+        assert_eq!(c.log_dir, PathBuf::from("/b"));
+        let e = load(&LoadOptions {
+            env: vec![("WEIR_NOT_A_SETTING".into(), "1".into())],
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("not.a.setting"));
+    }
+}

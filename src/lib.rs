@@ -1,0 +1,19 @@
+//! Weir: a Kafka-wire-compatible broker.
+//!
+//! Embed a real broker in-process with [`Broker::start`]; the `weir` binary is a thin CLI over
+//! the same call. See `ARCHITECTURE.md` for the map of the code.
+
+pub mod alloc_guard;
+pub mod api;
+pub mod broker;
+pub mod cluster;
+pub mod config;
+pub mod log;
+pub mod protocol;
+pub mod server;
+
+pub use broker::{Broker, BrokerHandle, StartError};
+pub use config::Config;
+
+#[global_allocator]
+static ALLOC: alloc_guard::GuardedAlloc = alloc_guard::GuardedAlloc;

@@ -1,0 +1,559 @@
+//! One partition: its segments, log start / end offsets, high watermark and leader epoch, and
+//! the notifier that wakes waiting fetches when the high watermark moves.
+//!
+//! On a single broker the high watermark follows the log end offset; the two are tracked apart
+//! so replication can later hold the high watermark back without reshaping the log.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::watch;
+
+use super::batch::{self, BatchError, BatchHeader};
+use super::config::LogConfig;
+use super::segment::{self, now_ms, Segment};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("I/O error on {path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error("offset {offset} is out of range [{start}, {end}]")]
+    OffsetOutOfRange { offset: i64, start: i64, end: i64 },
+    #[error(transparent)]
+    Batch(#[from] BatchError),
+    #[error("timestamp {0} of the batch is out of the acceptable range")]
+    InvalidTimestamp(i64),
+}
+
+impl LogError {
+    pub fn code(&self) -> i16 {
+        match self {
+            LogError::Io { .. } => 56,
+            LogError::OffsetOutOfRange { .. } => 1,
+            LogError::Batch(b) => b.code(),
+            LogError::InvalidTimestamp(_) => 32,
+        }
+    }
+}
+
+/// Where an append landed.
+#[derive(Clone, Copy, Debug)]
+pub struct AppendInfo {
+    pub base_offset: i64,
+    /// -1 unless the topic uses LogAppendTime.
+    pub log_append_time: i64,
+    pub log_start_offset: i64,
+}
+
+/// What a read returned plus the offsets a fetch response reports.
+#[derive(Clone, Debug)]
+pub struct ReadInfo {
+    pub records: Bytes,
+    pub high_watermark: i64,
+    pub log_start_offset: i64,
+}
+
+struct Log {
+    dir: PathBuf,
+    segments: BTreeMap<i64, Segment>,
+    log_start_offset: i64,
+    config: LogConfig,
+    unflushed_messages: i64,
+    last_flush_ms: i64,
+}
+
+pub struct Partition {
+    pub topic: String,
+    pub index: i32,
+    pub leader_epoch: i32,
+    log: Mutex<Log>,
+    high_watermark: watch::Sender<i64>,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> LogError + '_ {
+    move |source| LogError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+impl Log {
+    fn active(&mut self) -> &mut Segment {
+        // A log always has at least one segment: open() and retention both guarantee it.
+        self.segments
+            .last_entry()
+            .map(|e| e.into_mut())
+            .unwrap_or_else(|| unreachable!("log without segments"))
+    }
+
+    fn next_offset(&self) -> i64 {
+        self.segments
+            .last_key_value()
+            .map(|(_, s)| s.next_offset)
+            .unwrap_or(0)
+    }
+
+    fn roll(&mut self) -> Result<(), LogError> {
+        let next = self.next_offset();
+        let dir = self.dir.clone();
+        self.active().flush().map_err(io_err(&dir))?;
+        let seg = Segment::create(&dir, next).map_err(io_err(&dir))?;
+        self.segments.insert(next, seg);
+        Ok(())
+    }
+
+    fn maybe_roll(&mut self, incoming: usize, incoming_last_delta: i32) -> Result<(), LogError> {
+        let now = now_ms();
+        let cfg = self.config.clone();
+        let next = self.next_offset();
+        let active = self.active();
+        if active.is_empty() {
+            return Ok(());
+        }
+        let full = active.size() + incoming as u64 > cfg.segment_bytes;
+        let old = active
+            .first_append_ms
+            .is_some_and(|t| now.saturating_sub(t) >= cfg.segment_ms);
+        let rel_overflow = next + incoming_last_delta as i64 - active.base_offset > i32::MAX as i64;
+        if full || old || rel_overflow {
+            self.roll()?;
+        }
+        Ok(())
+    }
+
+    fn total_size(&self) -> u64 {
+        self.segments.values().map(|s| s.size()).sum()
+    }
+
+    fn delete_oldest(&mut self) {
+        if let Some((_, seg)) = self.segments.pop_first() {
+            seg.delete_files();
+        }
+        if let Some((&base, _)) = self.segments.first_key_value() {
+            self.log_start_offset = self.log_start_offset.max(base);
+        }
+    }
+}
+
+impl Partition {
+    /// Opens (or creates) the partition directory and recovers it. `clean` says whether the last
+    /// shutdown was clean; if not, the active segment is fully verified and a torn tail cut off.
+    pub fn open(
+        dir: &Path,
+        topic: &str,
+        index: i32,
+        config: LogConfig,
+        clean: bool,
+    ) -> Result<Partition, LogError> {
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let mut bases = Vec::new();
+        for entry in fs::read_dir(dir).map_err(io_err(dir))? {
+            let entry = entry.map_err(io_err(dir))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if let Some(stem) = name.strip_suffix(".log") {
+                if let Ok(base) = stem.parse::<i64>() {
+                    bases.push(base);
+                }
+            }
+        }
+        bases.sort_unstable();
+        let mut segments = BTreeMap::new();
+        let last = bases.last().copied();
+        for base in bases {
+            let recover = !clean && Some(base) == last;
+            let (seg, truncated) =
+                Segment::open(dir, base, recover, config.index_interval_bytes).map_err(io_err(dir))?;
+            if truncated > 0 {
+                tracing::warn!(
+                    "{topic}-{index}: truncated {truncated} bytes of torn or corrupt data at the end of segment {base}"
+                );
+            }
+            segments.insert(base, seg);
+        }
+        if segments.is_empty() {
+            segments.insert(0, Segment::create(dir, 0).map_err(io_err(dir))?);
+        }
+        let log_start_offset = segments.keys().next().copied().unwrap_or(0);
+        write_epoch_checkpoint(dir).map_err(io_err(dir))?;
+        let log = Log {
+            dir: dir.to_path_buf(),
+            segments,
+            log_start_offset,
+            config,
+            unflushed_messages: 0,
+            last_flush_ms: now_ms(),
+        };
+        let hw = log.next_offset();
+        Ok(Partition {
+            topic: topic.to_string(),
+            index,
+            leader_epoch: 0,
+            log: Mutex::new(log),
+            high_watermark: watch::channel(hw).0,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Log> {
+        // A panic while holding the lock leaves the log in a state the code never half-updates
+        // (offsets move only after a write succeeded), so carrying on is safe.
+        self.log.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_config(&self, config: LogConfig) {
+        self.lock().config = config;
+    }
+
+    pub fn config(&self) -> LogConfig {
+        self.lock().config.clone()
+    }
+
+    /// Validates, patches and appends one produced batch.
+    pub fn append(&self, records: &[u8]) -> Result<AppendInfo, LogError> {
+        let max = self.lock().config.max_message_bytes;
+        let mut h = batch::validate_produce(records, max)?;
+        let mut buf = BytesMut::from(records);
+        let mut log = self.lock();
+        let cfg = log.config.clone();
+        let now = now_ms();
+        let append_time = if cfg.log_append_time {
+            Some(now)
+        } else {
+            if h.max_timestamp > now.saturating_add(cfg.timestamp_after_max_ms) {
+                return Err(LogError::InvalidTimestamp(h.max_timestamp));
+            }
+            if h.base_timestamp >= 0 && h.base_timestamp < now.saturating_sub(cfg.timestamp_before_max_ms)
+            {
+                return Err(LogError::InvalidTimestamp(h.base_timestamp));
+            }
+            None
+        };
+        log.maybe_roll(buf.len(), h.last_offset_delta)?;
+        let base = log.next_offset();
+        batch::patch_for_append(&mut buf, base, self.leader_epoch, append_time);
+        h.base_offset = base;
+        if let Some(t) = append_time {
+            h.max_timestamp = t;
+        }
+        let dir = log.dir.clone();
+        log.active()
+            .append(&buf, &h, cfg.index_interval_bytes)
+            .map_err(io_err(&dir))?;
+        log.unflushed_messages += h.records_count as i64;
+        if log.unflushed_messages >= cfg.flush_messages {
+            log.active().flush().map_err(io_err(&dir))?;
+            log.unflushed_messages = 0;
+            log.last_flush_ms = now;
+        }
+        let end = log.next_offset();
+        let start = log.log_start_offset;
+        drop(log);
+        self.high_watermark.send_replace(end);
+        Ok(AppendInfo {
+            base_offset: base,
+            log_append_time: append_time.unwrap_or(-1),
+            log_start_offset: start,
+        })
+    }
+
+    pub fn high_watermark(&self) -> i64 {
+        *self.high_watermark.borrow()
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.lock().log_start_offset
+    }
+
+    pub fn log_end_offset(&self) -> i64 {
+        self.lock().next_offset()
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        self.lock().total_size()
+    }
+
+    /// A receiver that changes whenever the high watermark moves.
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.high_watermark.subscribe()
+    }
+
+    /// Reads whole batches from `offset`, at most `max_bytes` (but see `min_one`), never past the
+    /// high watermark. The file read happens outside the log lock.
+    pub fn read(&self, offset: i64, max_bytes: usize, min_one: bool) -> Result<ReadInfo, LogError> {
+        let (file, floor, end, hw, start) = {
+            let log = self.lock();
+            let hw = self.high_watermark();
+            let start = log.log_start_offset;
+            if offset < start || offset > hw {
+                return Err(LogError::OffsetOutOfRange {
+                    offset,
+                    start,
+                    end: hw,
+                });
+            }
+            if offset == hw {
+                return Ok(ReadInfo {
+                    records: Bytes::new(),
+                    high_watermark: hw,
+                    log_start_offset: start,
+                });
+            }
+            let seg = log
+                .segments
+                .range(..=offset)
+                .next_back()
+                .map(|(_, s)| s)
+                .or_else(|| log.segments.values().next());
+            let Some(seg) = seg else {
+                return Ok(ReadInfo {
+                    records: Bytes::new(),
+                    high_watermark: hw,
+                    log_start_offset: start,
+                });
+            };
+            (seg.file(), seg.floor_position(offset), seg.size(), hw, start)
+        };
+        let records = segment::read_batches(&file, floor, end, offset, max_bytes, min_one)
+            .map_err(|source| LogError::Io {
+                path: format!("{}-{}", self.topic, self.index),
+                source,
+            })?;
+        // A batch past the high watermark must not be served; on one broker that only happens
+        // transiently, when an append lands between reading `end` and the file read.
+        Ok(ReadInfo {
+            records,
+            high_watermark: hw,
+            log_start_offset: start,
+        })
+    }
+
+    /// The earliest offset whose record timestamp is >= `ts`, with that timestamp.
+    pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64)>, LogError> {
+        let plan: Vec<_> = {
+            let log = self.lock();
+            log.segments
+                .values()
+                .filter(|s| s.max_timestamp >= ts)
+                .map(|s| (s.file(), s.timestamp_floor_position(ts), s.size()))
+                .collect()
+        };
+        for (file, from, end) in plan {
+            if let Some(found) = scan_for_timestamp(&file, from, end, ts)
+                .map_err(|source| LogError::Io {
+                    path: format!("{}-{}", self.topic, self.index),
+                    source,
+                })?
+            {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The offset and timestamp of the record with the largest timestamp (KIP-734).
+    pub fn max_timestamp(&self) -> Result<Option<(i64, i64)>, LogError> {
+        let best = {
+            let log = self.lock();
+            log.segments
+                .values()
+                .filter(|s| s.max_timestamp >= 0)
+                .max_by_key(|s| s.max_timestamp)
+                .map(|s| (s.file(), s.size(), s.max_timestamp))
+        };
+        let Some((file, end, max)) = best else {
+            return Ok(None);
+        };
+        scan_for_timestamp(&file, 0, end, max).map_err(|source| {
+            LogError::Io {
+                path: format!("{}-{}", self.topic, self.index),
+                source,
+            }
+        })
+    }
+
+    /// Flushes if `flush.ms` has passed since the last flush; called by the background task.
+    pub fn flush_if_due(&self, now: i64) -> Result<(), LogError> {
+        let mut log = self.lock();
+        if log.unflushed_messages > 0 && now.saturating_sub(log.last_flush_ms) >= log.config.flush_ms {
+            let dir = log.dir.clone();
+            log.active().flush().map_err(io_err(&dir))?;
+            log.unflushed_messages = 0;
+            log.last_flush_ms = now;
+        }
+        Ok(())
+    }
+
+    /// Flushes everything; used at clean shutdown.
+    pub fn flush(&self) -> Result<(), LogError> {
+        let mut log = self.lock();
+        let dir = log.dir.clone();
+        for seg in log.segments.values_mut() {
+            seg.flush().map_err(io_err(&dir))?;
+        }
+        log.unflushed_messages = 0;
+        Ok(())
+    }
+
+    /// Applies time and size retention; returns how many segments were deleted. The active
+    /// segment is rolled first when it alone has expired, so retention can empty the log while
+    /// keeping the next offset.
+    pub fn apply_retention(&self, now: i64) -> Result<usize, LogError> {
+        let mut log = self.lock();
+        let cfg = log.config.clone();
+        if !cfg.delete_enabled {
+            return Ok(0);
+        }
+        let mut deleted = 0;
+        if cfg.retention_ms >= 0 {
+            let cutoff = now.saturating_sub(cfg.retention_ms);
+            loop {
+                let n = log.segments.len();
+                let Some((_, first)) = log.segments.first_key_value() else {
+                    break;
+                };
+                if first.is_empty() || first.max_timestamp >= cutoff {
+                    break;
+                }
+                if n == 1 {
+                    log.roll()?;
+                }
+                log.delete_oldest();
+                deleted += 1;
+            }
+        }
+        if cfg.retention_bytes >= 0 {
+            // Kafka's rule: delete whole old segments while what remains still exceeds the limit.
+            let mut excess = log.total_size() as i64 - cfg.retention_bytes;
+            while log.segments.len() > 1 {
+                let first = log.segments.values().next().map(|s| s.size()).unwrap_or(0) as i64;
+                if excess - first < 0 {
+                    break;
+                }
+                excess -= first;
+                log.delete_oldest();
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Removes the partition directory (topic deletion).
+    pub fn delete_dir(&self) {
+        let log = self.lock();
+        if let Err(e) = fs::remove_dir_all(&log.dir) {
+            tracing::warn!("could not remove {}: {e}", log.dir.display());
+        }
+    }
+}
+
+/// Walks batches in `[from, end)` and returns the first record with timestamp >= `threshold`.
+/// Records are decoded only in the batch whose max timestamp first qualifies.
+fn scan_for_timestamp(
+    file: &std::fs::File,
+    from: u64,
+    end: u64,
+    threshold: i64,
+) -> io::Result<Option<(i64, i64)>> {
+    use std::os::unix::fs::FileExt;
+    let mut pos = from;
+    let mut head = [0u8; batch::HEADER_LEN];
+    while pos + batch::HEADER_LEN as u64 <= end {
+        file.read_exact_at(&mut head, pos)?;
+        let Some(h) = BatchHeader::parse(&head) else {
+            break;
+        };
+        let total = h.total_len();
+        if h.batch_length <= 0 || pos + total as u64 > end {
+            break;
+        }
+        if h.max_timestamp >= threshold {
+            if h.is_log_append_time() {
+                return Ok(Some((h.base_offset, h.max_timestamp)));
+            }
+            let mut whole = vec![0u8; total];
+            file.read_exact_at(&mut whole, pos)?;
+            if let Some(found) = record_timestamps(whole.into())
+                .into_iter()
+                .find(|(_, ts)| *ts >= threshold)
+            {
+                return Ok(Some(found));
+            }
+        }
+        pos += total as u64;
+    }
+    Ok(None)
+}
+
+/// (offset, timestamp) of each record in one stored batch; empty if it cannot be decoded.
+fn record_timestamps(batch: Bytes) -> Vec<(i64, i64)> {
+    let len = batch.len();
+    let decoded = std::panic::catch_unwind(move || {
+        crate::alloc_guard::with_decode_budget(len, move || {
+            let mut b = batch;
+            kafka_protocol::records::RecordBatchDecoder::decode(&mut b)
+        })
+    });
+    match decoded {
+        Ok(Ok(set)) => set
+            .records
+            .iter()
+            .map(|r| (r.offset, r.timestamp))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn write_epoch_checkpoint(dir: &Path) -> io::Result<()> {
+    let path = dir.join("leader-epoch-checkpoint");
+    if !path.exists() {
+        fs::write(path, "0\n1\n0 0\n")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::batch::tests::batch;
+
+    #[test]
+    fn append_read_timestamps_and_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LogConfig {
+            segment_bytes: 2000,
+            ..LogConfig::default()
+        };
+        let p = Partition::open(dir.path(), "t", 0, cfg, true).unwrap();
+        let now = now_ms();
+        for i in 0..40 {
+            let info = p.append(&batch(2, now - 100_000 + i * 10)).unwrap();
+            assert_eq!(info.base_offset, i * 2);
+        }
+        assert_eq!(p.high_watermark(), 80);
+        let r = p.read(33, 1 << 20, true).unwrap();
+        assert_eq!(BatchHeader::parse(&r.records).unwrap().base_offset, 32);
+        assert!(matches!(p.read(81, 100, true), Err(LogError::OffsetOutOfRange { .. })));
+        // Record i*2+j has timestamp now-100000 + i*10 + j.
+        let (off, ts) = p.offset_for_timestamp(now - 100_000 + 75).unwrap().unwrap();
+        assert_eq!((off, ts), (16, now - 100_000 + 80));
+        let (off, _) = p.max_timestamp().unwrap().unwrap();
+        assert_eq!(off, 79);
+        assert!(p.offset_for_timestamp(now).unwrap().is_none());
+        p.set_config(LogConfig {
+            retention_ms: 1000,
+            ..p.config()
+        });
+        let deleted = p.apply_retention(now).unwrap();
+        assert!(deleted > 1);
+        assert_eq!(p.log_start_offset(), 80);
+        assert_eq!(p.log_end_offset(), 80);
+        drop(p);
+        let p = Partition::open(dir.path(), "t", 0, LogConfig::default(), true).unwrap();
+        assert_eq!(p.log_end_offset(), 80);
+        assert_eq!(p.append(&batch(1, now)).unwrap().base_offset, 80);
+    }
+}

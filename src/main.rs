@@ -1,0 +1,94 @@
+//! The `weir` command: `weir [serve] [server.properties|weir.toml] [--override name=value]...`
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use weir::config::{load, LoadOptions};
+use weir::Broker;
+
+#[derive(Parser)]
+#[command(name = "weir", version, about = "A Kafka-wire-compatible broker")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the broker (the default).
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args, Default)]
+struct ServeArgs {
+    /// Config file: TOML (`.toml`) or a Kafka `server.properties`.
+    #[arg(long = "config", short = 'c')]
+    config: Option<PathBuf>,
+    /// A config file given positionally, as `kafka-server-start.sh server.properties` takes it.
+    #[arg(value_name = "CONFIG_FILE")]
+    file: Option<PathBuf>,
+    /// Set a property, as `kafka-server-start.sh --override name=value` does. Repeatable.
+    #[arg(long = "override", value_name = "NAME=VALUE")]
+    overrides: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+    let cli = Cli::parse();
+    let args = match cli.command {
+        Some(Command::Serve(a)) => a,
+        None => cli.serve,
+    };
+    let opts = LoadOptions {
+        file: args.config.or(args.file),
+        env: std::env::vars().collect(),
+        overrides: args.overrides,
+    };
+    let config = match load(&opts) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("weir: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("weir: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let handle = match Broker::start(config).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!("startup failed: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        wait_for_signal().await;
+        handle.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+    }
+}

@@ -1,0 +1,137 @@
+//! One client connection: 4-byte length framing, frames over `socket.request.max.bytes` refused
+//! before any allocation, requests read ahead (bounded) and handled concurrently where that is
+//! safe, responses written strictly in request order.
+//!
+//! Produce and admin requests run to completion before the next frame is read, so a client's
+//! writes apply in the order it sent them; fetches (which may long-poll) run as their own tasks.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::ApiKey;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::api;
+use crate::broker::BrokerState;
+use crate::protocol::{self, FrameError, Parsed};
+
+/// Responses queued but not yet written, per connection.
+const MAX_IN_FLIGHT: usize = 32;
+
+enum Pending {
+    Ready(Bytes),
+    Task(JoinHandle<Result<Option<Bytes>, FrameError>>),
+}
+
+pub async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    state: Arc<BrokerState>,
+    shutdown: watch::Receiver<bool>,
+) {
+    tracing::debug!("connection from {peer}");
+    let (rd, wr) = stream.into_split();
+    let (tx, rx) = mpsc::channel(MAX_IN_FLIGHT);
+    let writer = tokio::spawn(write_loop(wr, rx, peer));
+    if let Err(reason) = read_loop(rd, tx, peer, &state, shutdown).await {
+        tracing::warn!("closing connection from {peer}: {reason}");
+    }
+    let _ = writer.await;
+    tracing::debug!("connection from {peer} closed");
+}
+
+async fn read_loop(
+    rd: OwnedReadHalf,
+    tx: mpsc::Sender<Pending>,
+    peer: SocketAddr,
+    state: &Arc<BrokerState>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), String> {
+    let mut rd = BufReader::with_capacity(64 * 1024, rd);
+    let max = state.config.socket_request_max_bytes;
+    let idle = Duration::from_millis(state.connections_max_idle_ms);
+    loop {
+        let len = tokio::select! {
+            r = tokio::time::timeout(idle, rd.read_i32()) => match r {
+                Err(_) => {
+                    tracing::debug!("closing idle connection from {peer}");
+                    return Ok(());
+                }
+                Ok(Err(_)) => return Ok(()), // EOF or reset: the client went away
+                Ok(Ok(n)) => n,
+            },
+            _ = shutdown.changed() => return Ok(()),
+        };
+        if len < 0 || len as usize > max {
+            return Err(format!(
+                "request size {len} is outside 0..={max} (socket.request.max.bytes)"
+            ));
+        }
+        let mut buf = BytesMut::zeroed(len as usize);
+        rd.read_exact(&mut buf)
+            .await
+            .map_err(|e| format!("connection lost mid-request: {e}"))?;
+        let frame = buf.freeze();
+        let parsed = protocol::parse_frame(frame).map_err(|e| e.to_string())?;
+        let frame = match parsed {
+            Parsed::ApiVersionsFallback { correlation_id } => {
+                let b = api::api_versions::fallback_response(correlation_id)?;
+                if tx.send(Pending::Ready(b)).await.is_err() {
+                    return Ok(());
+                }
+                continue;
+            }
+            Parsed::Request(f) => f,
+        };
+        let pending = if frame.api == ApiKey::Fetch {
+            let st = state.clone();
+            Pending::Task(tokio::spawn(async move { api::dispatch(&st, frame).await }))
+        } else {
+            let api_key = frame.api;
+            let client = protocol::client_id(&frame.header).to_string();
+            match api::dispatch(state, frame).await {
+                Ok(Some(b)) => Pending::Ready(b),
+                Ok(None) => continue,
+                Err(e) => return Err(format!("{e} (client {client}, {api_key:?})")),
+            }
+        };
+        if tx.send(pending).await.is_err() {
+            return Ok(());
+        }
+    }
+}
+
+async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Pending>, peer: SocketAddr) {
+    let mut wr = BufWriter::with_capacity(64 * 1024, wr);
+    while let Some(p) = rx.recv().await {
+        let bytes = match p {
+            Pending::Ready(b) => b,
+            Pending::Task(h) => match h.await {
+                Ok(Ok(Some(b))) => b,
+                Ok(Ok(None)) => continue,
+                Ok(Err(e)) => {
+                    tracing::warn!("closing connection from {peer}: {e}");
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!("request task for {peer} failed: {e}");
+                    break;
+                }
+            },
+        };
+        if wr.write_all(&bytes).await.is_err() {
+            break;
+        }
+        if rx.is_empty() && wr.flush().await.is_err() {
+            break;
+        }
+    }
+    let _ = wr.flush().await;
+    let _ = wr.shutdown().await;
+}
