@@ -93,7 +93,12 @@ pub async fn handle(state: &BrokerState, req: MetadataRequest, version: i16) -> 
         }
         Some(list) => {
             for rt in list {
-                let name = rt.name.as_ref().map(|n| n.0.as_str().to_string());
+                // Clients looking up by id send a null (some, an empty) name.
+                let name = rt
+                    .name
+                    .as_ref()
+                    .map(|n| n.0.as_str().to_string())
+                    .filter(|n| !n.is_empty() || rt.topic_id.is_nil());
                 let found = match &name {
                     Some(n) => state.cluster.topic(n),
                     None => state.cluster.topic_by_id(&rt.topic_id),

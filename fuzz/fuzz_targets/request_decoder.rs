@@ -1,0 +1,81 @@
+//! Arbitrary bytes as one request frame (the bytes after the 4-byte length prefix), through the
+//! same two steps the connection loop takes: `parse_frame` (header, under the allocation guard)
+//! and `decode_body` with the request type dispatch uses for that API.
+//!
+//! Weir's lib installs the process's `#[global_allocator]` (the allocation guard); this target must
+//! not declare another one.
+//!
+//! Panics that Weir's `guarded_decode` catches are what production does with them (the connection
+//! is closed), so by default they are logged once per message and the run goes on. Set
+//! `WEIR_FUZZ_STRICT_PANICS=1` to abort on them too, to hunt panics inside the codec. A panic that
+//! escapes Weir's entry points aborts either way (libfuzzer-sys reports it as a crash).
+#![no_main]
+
+use std::collections::HashSet;
+use std::sync::{Mutex, OnceLock};
+
+use bytes::Bytes;
+use kafka_protocol::messages::*;
+use libfuzzer_sys::fuzz_target;
+use weir::protocol::{decode_body, parse_frame, Frame, FrameError, Parsed};
+
+fn install_panic_hook() {
+    if std::env::var_os("WEIR_FUZZ_STRICT_PANICS").is_some_and(|v| v != "0") {
+        return; // keep libfuzzer-sys's hook: any panic aborts and is reported as a crash
+    }
+    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let seen = SEEN.get_or_init(Default::default);
+        if seen.lock().map(|mut s| s.insert(at.clone())).unwrap_or(false) {
+            eprintln!("weir-fuzz: caught panic at {at}: {info}");
+        }
+    }));
+}
+
+fn body<T: kafka_protocol::protocol::Decodable>(frame: &Frame) -> Result<(), FrameError> {
+    decode_body::<T>(frame).map(drop)
+}
+
+fn decode(frame: &Frame) -> Result<(), FrameError> {
+    // The request type per API, as `weir::api::dispatch` decodes it.
+    match frame.api {
+        ApiKey::Produce => body::<ProduceRequest>(frame),
+        ApiKey::Fetch => body::<FetchRequest>(frame),
+        ApiKey::ListOffsets => body::<ListOffsetsRequest>(frame),
+        ApiKey::Metadata => body::<MetadataRequest>(frame),
+        ApiKey::ApiVersions => body::<ApiVersionsRequest>(frame),
+        ApiKey::CreateTopics => body::<CreateTopicsRequest>(frame),
+        ApiKey::DeleteTopics => body::<DeleteTopicsRequest>(frame),
+        ApiKey::OffsetForLeaderEpoch => body::<OffsetForLeaderEpochRequest>(frame),
+        ApiKey::DescribeConfigs => body::<DescribeConfigsRequest>(frame),
+        ApiKey::DescribeLogDirs => body::<DescribeLogDirsRequest>(frame),
+        ApiKey::CreatePartitions => body::<CreatePartitionsRequest>(frame),
+        ApiKey::DescribeCluster => body::<DescribeClusterRequest>(frame),
+        ApiKey::DescribeTopicPartitions => body::<DescribeTopicPartitionsRequest>(frame),
+        other => {
+            // parse_frame only lets through what SUPPORTED lists; a key here is a table the
+            // harness does not know yet.
+            assert!(
+                weir::protocol::support(other as i16).is_none(),
+                "{other:?} is in weir::protocol::SUPPORTED but not in the fuzz harness"
+            );
+            Err(FrameError::UnknownApi(other as i16))
+        }
+    }
+}
+
+fuzz_target!(
+    init: install_panic_hook(),
+    |data: &[u8]| {
+        let frame = match parse_frame(Bytes::copy_from_slice(data)) {
+            Ok(Parsed::Request(frame)) => frame,
+            Ok(Parsed::ApiVersionsFallback { .. }) | Err(_) => return,
+        };
+        let _ = weir::protocol::client_id(&frame.header);
+        let _ = decode(&frame);
+    }
+);
