@@ -26,7 +26,7 @@ ALLOW_FILE="$SCRIPT_DIR/tests.allow"
 TESTS_ARG=""
 RUN_ALL=0
 LOCAL_MODE=""          # "" = run local and broker sub-tests, "only", "skip"
-TIMEOUT=300
+TIMEOUT=600
 RESULTS=""
 SCENARIO="default"
 IDEMPOTENT=0
@@ -45,7 +45,8 @@ Runs librdkafka v$RDK_VER's test suite (tests/test-runner), one test number
 at a time, in full (non-quick) mode against a running broker.
 
 Test selection (default: numbers listed in compat/librdkafka/tests.allow):
-  --tests "0001 0002 ..."  run exactly these test numbers
+  --tests "0001 0002 ..."  run exactly these test numbers (NUM:SECS sets that
+                           number's timeout, e.g. 0045:1200)
   --allow FILE             read test numbers from FILE (one per line, # comments)
   --all                    every automated test number in the suite (0000-0999;
                            the manual 8xxx tests only run when named in --tests)
@@ -72,7 +73,8 @@ Local (broker-less, mock cluster) sub-tests:
   (default: both local and broker sub-tests of each selected number run)
 
 Running:
-  --timeout SECS           per-test-number timeout (default 300)
+  --timeout SECS           per-test-number timeout (default 600); test-runner
+                           also enforces each sub-test's own timeout
   --results DIR            where logs go (default \$CACHE/results/<timestamp>)
   --no-broker-check        do not check that the bootstrap address accepts TCP
   --build-only             fetch + build the suite, then exit
@@ -280,14 +282,15 @@ if [ "$LIST_ONLY" = 1 ]; then
     exit 0
 fi
 
-# Normalise a list of tokens into 4-digit test numbers.
+# Normalise tokens NUM or NUM:SECS into "NNNN" / "NNNN:SECS".
 normalise() {
-    local tok
+    local tok n t
     for tok in $1; do
-        case "$tok" in
-            *[!0-9]*) die "not a test number: '$tok'" ;;
-        esac
-        printf '%04d\n' "$((10#$tok))"
+        n="${tok%%:*}"; t=""
+        [ "$n" != "$tok" ] && t="${tok#*:}"
+        case "$n" in ''|*[!0-9]*) die "not a test number: '$tok'" ;; esac
+        case "$t" in *[!0-9]*) die "bad per-test timeout in '$tok'" ;; esac
+        printf '%04d%s\n' "$((10#$n))" "${t:+:$t}"
     done
 }
 
@@ -303,7 +306,7 @@ else
     SOURCE="$ALLOW_FILE"
 fi
 # de-duplicate, keep order
-SELECTED="$(printf '%s\n' "$SELECTED" | awk 'NF && !seen[$0]++')"
+SELECTED="$(printf '%s\n' "$SELECTED" | awk -F: 'NF && !seen[$1]++')"
 
 if [ -z "$SELECTED" ]; then
     echo "no tests selected (is $SOURCE empty?)" >&2
@@ -355,7 +358,7 @@ fi
     echo "kafka ver:   $KAFKA_VER"
     echo "selection:   $SOURCE"
     echo "runner args: ${RUNNER_ARGS[*]}"
-    echo "timeout:     ${TIMEOUT}s per test number"
+    echo "timeout:     ${TIMEOUT}s per test number (unless NUM:SECS)"
     echo "results:     $RESULTS"
 } | tee "$RESULTS/run-info.txt" >&2
 
@@ -393,7 +396,10 @@ FAILED=0
 SKIPPED=0
 : >"$RESULTS/summary.txt"
 
-for num in $SELECTED; do
+for entry in $SELECTED; do
+    num="${entry%%:*}"
+    tmo="$TIMEOUT"
+    [ "$entry" != "$num" ] && tmo="${entry#*:}"
     logf="$RESULTS/$num.log"
     if ! printf '%s\n' "$SUITE_NUMS" | grep -qx "$num"; then
         line="FAIL $num no such test number in librdkafka v$RDK_VER"
@@ -404,7 +410,7 @@ for num in $SELECTED; do
     log "running $num ..."
     t0=$SECONDS
     set +e
-    (cd "$TDIR" && TESTS="$num" timeout -k 15 "$TIMEOUT" ./test-runner "${RUNNER_ARGS[@]}") \
+    (cd "$TDIR" && TESTS="$num" timeout -k 15 "$tmo" ./test-runner "${RUNNER_ARGS[@]}") \
         </dev/null 2>&1 | strip_ansi >"$logf"
     rc=${PIPESTATUS[0]}
     set -e
@@ -415,7 +421,7 @@ for num in $SELECTED; do
     npass="$(printf '%s\n' "$rows" | grep -c '^PASSED' || true)"
     nfail="$(printf '%s\n' "$rows" | grep -cE '^(FAILED|RUNNING)' || true)"
     if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-        reason="timed out after ${TIMEOUT}s"
+        reason="timed out after ${tmo}s"
         running="$(grep -o 'test(s) running:.*' "$logf" | tail -n1 | sed 's/test(s) running: *//')"
         [ -n "$running" ] && reason="$reason (still running: $running)"
         line="FAIL $num $reason"

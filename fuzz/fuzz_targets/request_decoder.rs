@@ -9,15 +9,27 @@
 //! is closed), so by default they are logged once per message and the run goes on. Set
 //! `WEIR_FUZZ_STRICT_PANICS=1` to abort on them too, to hunt panics inside the codec. A panic that
 //! escapes Weir's entry points aborts either way (libfuzzer-sys reports it as a crash).
+//!
+//! `WEIR_FUZZ_VERBOSE=1` prints what each input decoded to (for checking seeds: run the built
+//! target with file paths as arguments).
 #![no_main]
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use bytes::Bytes;
 use kafka_protocol::messages::*;
 use libfuzzer_sys::fuzz_target;
 use weir::protocol::{decode_body, parse_frame, Frame, FrameError, Parsed};
+
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+fn init() {
+    let on = |k: &str| std::env::var_os(k).is_some_and(|v| v != "0");
+    VERBOSE.store(on("WEIR_FUZZ_VERBOSE"), Ordering::Relaxed);
+    install_panic_hook();
+}
 
 fn install_panic_hook() {
     if std::env::var_os("WEIR_FUZZ_STRICT_PANICS").is_some_and(|v| v != "0") {
@@ -36,8 +48,17 @@ fn install_panic_hook() {
     }));
 }
 
-fn body<T: kafka_protocol::protocol::Decodable>(frame: &Frame) -> Result<(), FrameError> {
-    decode_body::<T>(frame).map(drop)
+fn body<T: kafka_protocol::protocol::Decodable + std::fmt::Debug>(
+    frame: &Frame,
+) -> Result<(), FrameError> {
+    let r = decode_body::<T>(frame);
+    if VERBOSE.load(Ordering::Relaxed) {
+        match &r {
+            Ok(v) => eprintln!("weir-fuzz: {:?} v{}: {v:?}", frame.api, frame.version),
+            Err(e) => eprintln!("weir-fuzz: {:?} v{}: {e}", frame.api, frame.version),
+        }
+    }
+    r.map(drop)
 }
 
 fn decode(frame: &Frame) -> Result<(), FrameError> {
@@ -69,11 +90,23 @@ fn decode(frame: &Frame) -> Result<(), FrameError> {
 }
 
 fuzz_target!(
-    init: install_panic_hook(),
+    init: init(),
     |data: &[u8]| {
-        let frame = match parse_frame(Bytes::copy_from_slice(data)) {
+        let parsed = parse_frame(Bytes::copy_from_slice(data));
+        let frame = match parsed {
             Ok(Parsed::Request(frame)) => frame,
-            Ok(Parsed::ApiVersionsFallback { .. }) | Err(_) => return,
+            other => {
+                if VERBOSE.load(Ordering::Relaxed) {
+                    match other {
+                        Ok(Parsed::ApiVersionsFallback { correlation_id }) => {
+                            eprintln!("weir-fuzz: ApiVersions fallback, correlation id {correlation_id}")
+                        }
+                        Err(e) => eprintln!("weir-fuzz: frame refused: {e}"),
+                        Ok(Parsed::Request(_)) => unreachable!(),
+                    }
+                }
+                return;
+            }
         };
         let _ = weir::protocol::client_id(&frame.header);
         let _ = decode(&frame);
