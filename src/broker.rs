@@ -57,7 +57,11 @@ impl Broker {
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
         for l in &config.listeners {
-            let host = if l.host.is_empty() { "0.0.0.0" } else { &l.host };
+            let host = if l.host.is_empty() {
+                "0.0.0.0"
+            } else {
+                &l.host
+            };
             let addr = format!("{host}:{}", l.port);
             let sock = TcpListener::bind(&addr)
                 .await
@@ -65,7 +69,9 @@ impl Broker {
                     addr: addr.clone(),
                     source,
                 })?;
-            let local = sock.local_addr().map_err(|source| StartError::Bind { addr, source })?;
+            let local = sock
+                .local_addr()
+                .map_err(|source| StartError::Bind { addr, source })?;
             addrs.push(local);
             listeners.push(sock);
         }
@@ -175,7 +181,9 @@ async fn maintenance(state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool
                             p.index,
                             p.log_start_offset()
                         ),
-                        Err(e) => tracing::error!("retention on {}-{} failed: {e}", p.topic, p.index),
+                        Err(e) => {
+                            tracing::error!("retention on {}-{} failed: {e}", p.topic, p.index)
+                        }
                     }
                 }
             }

@@ -33,50 +33,102 @@ fn topics_are_created_described_grown_and_deleted() {
     let a = admin(&broker.bootstrap());
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
 
-    let t1 = NewTopic::new("orders", 3, TopicReplication::Fixed(1)).set("cleanup.policy", "delete").set("retention.ms", "60000");
+    let t1 = NewTopic::new("orders", 3, TopicReplication::Fixed(1))
+        .set("cleanup.policy", "delete")
+        .set("retention.ms", "60000");
     let t2 = NewTopic::new("replicated", 1, TopicReplication::Fixed(3));
     let t3 = NewTopic::new("bad config", 1, TopicReplication::Fixed(1));
     let t4 = NewTopic::new("badcfg", 1, TopicReplication::Fixed(1)).set("retention.ms", "soon");
     let res = block(a.create_topics([&t1, &t2, &t3, &t4], &opts)).expect("create");
     assert!(res[0].is_ok(), "{:?}", res[0]);
-    assert!(matches!(&res[1], Err((_, rdkafka::types::RDKafkaErrorCode::InvalidReplicationFactor))), "{:?}", res[1]);
-    assert!(matches!(&res[2], Err((_, rdkafka::types::RDKafkaErrorCode::InvalidTopic))), "{:?}", res[2]);
-    assert!(matches!(&res[3], Err((_, rdkafka::types::RDKafkaErrorCode::InvalidConfig))), "{:?}", res[3]);
+    assert!(
+        matches!(
+            &res[1],
+            Err((
+                _,
+                rdkafka::types::RDKafkaErrorCode::InvalidReplicationFactor
+            ))
+        ),
+        "{:?}",
+        res[1]
+    );
+    assert!(
+        matches!(
+            &res[2],
+            Err((_, rdkafka::types::RDKafkaErrorCode::InvalidTopic))
+        ),
+        "{:?}",
+        res[2]
+    );
+    assert!(
+        matches!(
+            &res[3],
+            Err((_, rdkafka::types::RDKafkaErrorCode::InvalidConfig))
+        ),
+        "{:?}",
+        res[3]
+    );
     let again = block(a.create_topics([&t1], &opts)).expect("create again");
-    assert!(matches!(&again[0], Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists))));
+    assert!(matches!(
+        &again[0],
+        Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists))
+    ));
 
-    let cfgs = block(a.describe_configs([&ResourceSpecifier::Topic("orders")], &opts)).expect("describe");
+    let cfgs =
+        block(a.describe_configs([&ResourceSpecifier::Topic("orders")], &opts)).expect("describe");
     let cfg = cfgs[0].as_ref().expect("topic config");
     let get = |n: &str| cfg.get(n).unwrap_or_else(|| panic!("{n} missing"));
     assert_eq!(get("retention.ms").value.as_deref(), Some("60000"));
-    assert_eq!(get("retention.ms").source, rdkafka::admin::ConfigSource::DynamicTopic);
+    assert_eq!(
+        get("retention.ms").source,
+        rdkafka::admin::ConfigSource::DynamicTopic
+    );
     assert_eq!(get("segment.bytes").value.as_deref(), Some("1073741824"));
-    assert_eq!(get("segment.bytes").source, rdkafka::admin::ConfigSource::Default);
+    assert_eq!(
+        get("segment.bytes").source,
+        rdkafka::admin::ConfigSource::Default
+    );
     assert_eq!(get("max.message.bytes").value.as_deref(), Some("1048588"));
     assert!(cfg.entries.len() >= 25, "every topic config is described");
 
-    let cfgs = block(a.describe_configs([&ResourceSpecifier::Topic("replicated")], &opts)).expect("describe");
+    let cfgs = block(a.describe_configs([&ResourceSpecifier::Topic("replicated")], &opts))
+        .expect("describe");
     // The rdkafka crate drops per-resource errors; the raw test below checks the error code.
-    assert!(cfgs[0].as_ref().map_or(true, |c| c.entries.is_empty()), "unknown topic: {:?}", cfgs[0]);
+    assert!(
+        cfgs[0].as_ref().map_or(true, |c| c.entries.is_empty()),
+        "unknown topic: {:?}",
+        cfgs[0]
+    );
 
-    let broker_cfg = block(a.describe_configs([&ResourceSpecifier::Broker(1)], &opts)).expect("describe broker");
+    let broker_cfg =
+        block(a.describe_configs([&ResourceSpecifier::Broker(1)], &opts)).expect("describe broker");
     let bc = broker_cfg[0].as_ref().expect("broker config");
     let hours = bc.get("log.retention.hours").expect("log.retention.hours");
     assert_eq!(hours.value.as_deref(), Some("48"));
     assert_eq!(hours.source, rdkafka::admin::ConfigSource::StaticBroker);
-    assert_eq!(bc.get("num.partitions").and_then(|e| e.value.as_deref()), Some("1"));
+    assert_eq!(
+        bc.get("num.partitions").and_then(|e| e.value.as_deref()),
+        Some("1")
+    );
 
-    let grown = block(a.create_partitions([&NewPartitions::new("orders", 5)], &opts)).expect("grow");
+    let grown =
+        block(a.create_partitions([&NewPartitions::new("orders", 5)], &opts)).expect("grow");
     assert!(grown[0].is_ok());
-    let shrink = block(a.create_partitions([&NewPartitions::new("orders", 2)], &opts)).expect("shrink");
-    assert!(matches!(&shrink[0], Err((_, rdkafka::types::RDKafkaErrorCode::InvalidPartitions))));
+    let shrink =
+        block(a.create_partitions([&NewPartitions::new("orders", 2)], &opts)).expect("shrink");
+    assert!(matches!(
+        &shrink[0],
+        Err((_, rdkafka::types::RDKafkaErrorCode::InvalidPartitions))
+    ));
 
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", broker.bootstrap())
         .set("group.id", "x")
         .create()
         .unwrap();
-    let md = consumer.fetch_metadata(Some("orders"), Duration::from_secs(10)).unwrap();
+    let md = consumer
+        .fetch_metadata(Some("orders"), Duration::from_secs(10))
+        .unwrap();
     assert_eq!(md.topics()[0].partitions().len(), 5);
 
     broker.restart();
@@ -86,16 +138,37 @@ fn topics_are_created_described_grown_and_deleted() {
         .set("group.id", "x")
         .create()
         .unwrap();
-    let md = consumer.fetch_metadata(Some("orders"), Duration::from_secs(10)).unwrap();
-    assert_eq!(md.topics()[0].partitions().len(), 5, "partition count survives restart");
-    let cfgs = block(a.describe_configs([&ResourceSpecifier::Topic("orders")], &opts)).expect("describe");
-    assert_eq!(cfgs[0].as_ref().unwrap().get("retention.ms").unwrap().value.as_deref(), Some("60000"));
+    let md = consumer
+        .fetch_metadata(Some("orders"), Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(
+        md.topics()[0].partitions().len(),
+        5,
+        "partition count survives restart"
+    );
+    let cfgs =
+        block(a.describe_configs([&ResourceSpecifier::Topic("orders")], &opts)).expect("describe");
+    assert_eq!(
+        cfgs[0]
+            .as_ref()
+            .unwrap()
+            .get("retention.ms")
+            .unwrap()
+            .value
+            .as_deref(),
+        Some("60000")
+    );
 
     let del = block(a.delete_topics(&["orders", "nope"], &opts)).expect("delete");
     assert!(del[0].is_ok());
-    assert!(matches!(&del[1], Err((_, rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition))));
+    assert!(matches!(
+        &del[1],
+        Err((_, rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition))
+    ));
     assert!(!broker.data_dir().join("orders-0").exists());
-    let md = consumer.fetch_metadata(None, Duration::from_secs(10)).unwrap();
+    let md = consumer
+        .fetch_metadata(None, Duration::from_secs(10))
+        .unwrap();
     assert!(md.topics().iter().all(|t| t.name() != "orders"));
 }
 
@@ -120,14 +193,28 @@ fn metadata_auto_creation_follows_the_settings() {
     let id = r.topics[0].topic_id;
 
     // v0 has no null topic list; an empty one means all topics.
-    let r0: MetadataResponse = c.call(ApiKey::Metadata, 0, &MetadataRequest::default().with_topics(Some(vec![])));
-    assert!(r0.topics.iter().any(|t| t.name.as_ref().map(|n| n.0.as_str()) == Some("auto")));
+    let r0: MetadataResponse = c.call(
+        ApiKey::Metadata,
+        0,
+        &MetadataRequest::default().with_topics(Some(vec![])),
+    );
+    assert!(r0
+        .topics
+        .iter()
+        .any(|t| t.name.as_ref().map(|n| n.0.as_str()) == Some("auto")));
 
     // Lookup by topic id (v10+).
     let mut by_id = metadata_request::MetadataRequestTopic::default();
     by_id.topic_id = id;
-    let r: MetadataResponse = c.call(ApiKey::Metadata, 12, &MetadataRequest::default().with_topics(Some(vec![by_id])));
-    assert_eq!(r.topics[0].name.as_ref().map(|n| n.0.as_str()), Some("auto"));
+    let r: MetadataResponse = c.call(
+        ApiKey::Metadata,
+        12,
+        &MetadataRequest::default().with_topics(Some(vec![by_id])),
+    );
+    assert_eq!(
+        r.topics[0].name.as_ref().map(|n| n.0.as_str()),
+        Some("auto")
+    );
 
     let off = TestBroker::start_with(&[("auto.create.topics.enable", "false")]);
     let mut c2 = RawClient::connect(off.addr());
@@ -137,15 +224,30 @@ fn metadata_auto_creation_follows_the_settings() {
     let mut res = describe_configs_request::DescribeConfigsResource::default();
     res.resource_type = 2;
     res.resource_name = StrBytes::from_static_str("missing");
-    let r: DescribeConfigsResponse = c.call(ApiKey::DescribeConfigs, 4, &DescribeConfigsRequest::default().with_resources(vec![res]));
+    let r: DescribeConfigsResponse = c.call(
+        ApiKey::DescribeConfigs,
+        4,
+        &DescribeConfigsRequest::default().with_resources(vec![res]),
+    );
     assert_eq!(r.results[0].error_code, 3);
-    let dc: DescribeClusterResponse = c.call(ApiKey::DescribeCluster, 1, &DescribeClusterRequest::default());
+    let dc: DescribeClusterResponse = c.call(
+        ApiKey::DescribeCluster,
+        1,
+        &DescribeClusterRequest::default(),
+    );
     assert_eq!(dc.brokers.len(), 1);
     assert!(!dc.cluster_id.is_empty());
 
-    let ld: DescribeLogDirsResponse = c.call(ApiKey::DescribeLogDirs, 4, &DescribeLogDirsRequest::default().with_topics(None));
+    let ld: DescribeLogDirsResponse = c.call(
+        ApiKey::DescribeLogDirs,
+        4,
+        &DescribeLogDirsRequest::default().with_topics(None),
+    );
     assert_eq!(ld.results.len(), 1);
-    assert!(ld.results[0].topics.iter().any(|t| t.name.0.as_str() == "auto" && t.partitions.len() == 3));
+    assert!(ld.results[0]
+        .topics
+        .iter()
+        .any(|t| t.name.0.as_str() == "auto" && t.partitions.len() == 3));
     assert!(ld.results[0].total_bytes > 0);
 
     let mut dtp = DescribeTopicPartitionsRequest::default();

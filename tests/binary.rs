@@ -36,7 +36,10 @@ impl Weir {
             assert!(Instant::now() < deadline, "weir did not start");
             match lines.next() {
                 Some(Ok(l)) if l.contains("weir started") => {
-                    assert!(l.contains("data dir"), "startup line names the data dir: {l}");
+                    assert!(
+                        l.contains("data dir"),
+                        "startup line names the data dir: {l}"
+                    );
                     // "... listeners PLAINTEXT://127.0.0.1:PORT ..."
                     let port = l
                         .split("listeners PLAINTEXT://")
@@ -74,7 +77,11 @@ impl Weir {
 }
 
 fn kcat() -> Option<&'static str> {
-    let ok = Command::new("kcat").arg("-V").output().map(|o| o.status.success()).unwrap_or(false);
+    let ok = Command::new("kcat")
+        .arg("-V")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     if ok {
         Some("kcat")
     } else if std::env::var_os("CI").is_some() {
@@ -92,17 +99,37 @@ fn kcat_produce(bootstrap: &str, topic: &str, lines: &str, extra: &[&str]) {
         .stdin(Stdio::piped())
         .spawn()
         .expect("kcat -P");
-    child.stdin.take().expect("stdin").write_all(lines.as_bytes()).expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(lines.as_bytes())
+        .expect("write");
     let st = child.wait().expect("kcat wait");
     assert!(st.success(), "kcat -P failed");
 }
 
 fn kcat_consume(bootstrap: &str, topic: &str) -> String {
     let out = Command::new("kcat")
-        .args(["-b", bootstrap, "-t", topic, "-C", "-e", "-o", "beginning", "-f", "%p|%o|%k|%s\n"])
+        .args([
+            "-b",
+            bootstrap,
+            "-t",
+            topic,
+            "-C",
+            "-e",
+            "-o",
+            "beginning",
+            "-f",
+            "%p|%o|%k|%s\n",
+        ])
         .output()
         .expect("kcat -C");
-    assert!(out.status.success(), "kcat -C failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "kcat -C failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -148,9 +175,19 @@ fn kcat_round_trip_through_the_binary_with_a_properties_file() {
     // num.partitions=2 from the properties file: auto-created with two partitions.
     assert!(lines.iter().any(|l| l.starts_with("1|")));
     for i in 0..500 {
-        assert!(lines.iter().any(|l| l.ends_with(&format!("|k{i}|value {i}"))), "missing k{i}");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.ends_with(&format!("|k{i}|value {i}"))),
+            "missing k{i}"
+        );
     }
-    assert!(data.join("kcat-topic-0").join(format!("{:020}.log", 0)).exists(), "Kafka's layout");
+    assert!(
+        data.join("kcat-topic-0")
+            .join(format!("{:020}.log", 0))
+            .exists(),
+        "Kafka's layout"
+    );
     let status = weir.terminate();
     assert!(status.success(), "SIGTERM exits 0: {status}");
     assert!(data.join(".weir_cleanshutdown").exists());
@@ -203,7 +240,9 @@ fn acknowledged_writes_survive_kill_9_and_a_torn_tail_is_cut() {
             producer.poll(Duration::ZERO);
         }
     }
-    producer.flush(Duration::from_secs(30)).expect("all acknowledged");
+    producer
+        .flush(Duration::from_secs(30))
+        .expect("all acknowledged");
     drop(producer);
     weir.kill9();
 
@@ -211,12 +250,19 @@ fn acknowledged_writes_survive_kill_9_and_a_torn_tail_is_cut() {
     let seg = dir.path().join("durable-0").join(format!("{:020}.log", 0));
     let len = std::fs::metadata(&seg).unwrap().len();
     let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
-    f.write_all(&[0, 0, 0, 0, 0, 0, 0x13, 0x88, 0, 0, 1, 0, 0, 0, 0, 0, 2, 9, 9]).unwrap();
+    f.write_all(&[
+        0, 0, 0, 0, 0, 0, 0x13, 0x88, 0, 0, 1, 0, 0, 0, 0, 0, 2, 9, 9,
+    ])
+    .unwrap();
     drop(f);
     assert!(std::fs::metadata(&seg).unwrap().len() > len);
 
     let weir = Weir::spawn(&args);
-    assert_eq!(std::fs::metadata(&seg).unwrap().len(), len, "torn tail truncated");
+    assert_eq!(
+        std::fs::metadata(&seg).unwrap().len(),
+        len,
+        "torn tail truncated"
+    );
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", weir.bootstrap())
         .set("group.id", "unused")
@@ -224,7 +270,8 @@ fn acknowledged_writes_survive_kill_9_and_a_torn_tail_is_cut() {
         .create()
         .unwrap();
     let mut tpl = rdkafka::TopicPartitionList::new();
-    tpl.add_partition_offset("durable", 0, rdkafka::Offset::Beginning).unwrap();
+    tpl.add_partition_offset("durable", 0, rdkafka::Offset::Beginning)
+        .unwrap();
     consumer.assign(&tpl).unwrap();
     let mut n = 0;
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -240,9 +287,13 @@ fn acknowledged_writes_survive_kill_9_and_a_torn_tail_is_cut() {
         .set("bootstrap.servers", weir.bootstrap())
         .create()
         .unwrap();
-    producer.send(BaseRecord::<(), str>::to("durable").payload("after")).unwrap();
+    producer
+        .send(BaseRecord::<(), str>::to("durable").payload("after"))
+        .unwrap();
     producer.flush(Duration::from_secs(30)).unwrap();
-    let (_, hi) = consumer.fetch_watermarks("durable", 0, Duration::from_secs(10)).unwrap();
+    let (_, hi) = consumer
+        .fetch_watermarks("durable", 0, Duration::from_secs(10))
+        .unwrap();
     assert_eq!(hi, 5001);
     assert!(weir.terminate().success());
 }

@@ -32,7 +32,15 @@ fn batch(n: usize, value_len: usize) -> Bytes {
         })
         .collect();
     let mut b = bytes::BytesMut::new();
-    RecordBatchEncoder::encode(&mut b, &records, &RecordEncodeOptions { version: 2, compression: Compression::None }).unwrap();
+    RecordBatchEncoder::encode(
+        &mut b,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .unwrap();
     b.freeze()
 }
 
@@ -42,7 +50,13 @@ fn setup(broker: &TestBroker, topic: &str, partitions: i32) -> RawClient {
     t.name = TopicName(StrBytes::from_string(topic.into()));
     t.num_partitions = partitions;
     t.replication_factor = 1;
-    let r: CreateTopicsResponse = c.call(ApiKey::CreateTopics, 7, &CreateTopicsRequest::default().with_topics(vec![t]).with_timeout_ms(5000));
+    let r: CreateTopicsResponse = c.call(
+        ApiKey::CreateTopics,
+        7,
+        &CreateTopicsRequest::default()
+            .with_topics(vec![t])
+            .with_timeout_ms(5000),
+    );
     assert_eq!(r.topics[0].error_code, 0);
     c
 }
@@ -54,13 +68,26 @@ fn produce(c: &mut RawClient, topic: &str, partition: i32, records: Bytes) -> i6
     let mut td = TopicProduceData::default();
     td.name = TopicName(StrBytes::from_string(topic.into()));
     td.partition_data = vec![pd];
-    let r: ProduceResponse = c.call(ApiKey::Produce, 9, &ProduceRequest::default().with_acks(-1).with_timeout_ms(5000).with_topic_data(vec![td]));
+    let r: ProduceResponse = c.call(
+        ApiKey::Produce,
+        9,
+        &ProduceRequest::default()
+            .with_acks(-1)
+            .with_timeout_ms(5000)
+            .with_topic_data(vec![td]),
+    );
     let p = &r.responses[0].partition_responses[0];
     assert_eq!(p.error_code, 0);
     p.base_offset
 }
 
-fn fetch_req(topic: &str, parts: &[(i32, i64)], max_wait: i32, max_bytes: i32, part_max: i32) -> FetchRequest {
+fn fetch_req(
+    topic: &str,
+    parts: &[(i32, i64)],
+    max_wait: i32,
+    max_bytes: i32,
+    part_max: i32,
+) -> FetchRequest {
     let mut t = FetchTopic::default();
     t.topic = TopicName(StrBytes::from_string(topic.into()));
     t.partitions = parts
@@ -98,18 +125,33 @@ fn long_poll_returns_when_data_arrives_not_at_the_deadline() {
     });
     let started = Instant::now();
     // A 20 s wait that must end because data arrived, not because it timed out.
-    let r: FetchResponse = c.call(ApiKey::Fetch, 12, &fetch_req("poll", &[(0, 0)], 20_000, 1 << 20, 1 << 20));
+    let r: FetchResponse = c.call(
+        ApiKey::Fetch,
+        12,
+        &fetch_req("poll", &[(0, 0)], 20_000, 1 << 20, 1 << 20),
+    );
     let waited = started.elapsed();
     writer.join().unwrap();
     let p = &r.responses[0].partitions[0];
     assert_eq!(p.error_code, 0);
     assert_eq!(p.high_watermark, 3);
     assert!(!p.records.as_ref().unwrap().is_empty());
-    assert!(waited < Duration::from_secs(15), "woken by the append, waited {waited:?}");
+    assert!(
+        waited < Duration::from_secs(15),
+        "woken by the append, waited {waited:?}"
+    );
 
     // With nothing arriving, max_wait_ms bounds the wait and an empty answer comes back.
-    let r: FetchResponse = c.call(ApiKey::Fetch, 12, &fetch_req("poll", &[(0, 3)], 100, 1 << 20, 1 << 20));
-    assert!(r.responses[0].partitions[0].records.as_ref().unwrap().is_empty());
+    let r: FetchResponse = c.call(
+        ApiKey::Fetch,
+        12,
+        &fetch_req("poll", &[(0, 3)], 100, 1 << 20, 1 << 20),
+    );
+    assert!(r.responses[0].partitions[0]
+        .records
+        .as_ref()
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
@@ -123,28 +165,63 @@ fn byte_limits_keep_whole_batches_and_the_first_always_fits() {
     }
     produce(&mut c, "limits", 1, batch(1, 10));
     // Partition limit smaller than one batch: the first batch still comes back whole.
-    let r: FetchResponse = c.call(ApiKey::Fetch, 12, &fetch_req("limits", &[(0, 0)], 0, 1 << 20, 100));
-    assert_eq!(r.responses[0].partitions[0].records.as_ref().unwrap().len(), one);
+    let r: FetchResponse = c.call(
+        ApiKey::Fetch,
+        12,
+        &fetch_req("limits", &[(0, 0)], 0, 1 << 20, 100),
+    );
+    assert_eq!(
+        r.responses[0].partitions[0].records.as_ref().unwrap().len(),
+        one
+    );
     // Room for two and a half: two whole batches.
-    let r: FetchResponse = c.call(ApiKey::Fetch, 12, &fetch_req("limits", &[(0, 1)], 0, 1 << 20, (one * 5 / 2) as i32));
-    assert_eq!(r.responses[0].partitions[0].records.as_ref().unwrap().len(), one * 2);
+    let r: FetchResponse = c.call(
+        ApiKey::Fetch,
+        12,
+        &fetch_req("limits", &[(0, 1)], 0, 1 << 20, (one * 5 / 2) as i32),
+    );
+    assert_eq!(
+        r.responses[0].partitions[0].records.as_ref().unwrap().len(),
+        one * 2
+    );
     // Response limit used up by partition 0: partition 1 reports offsets but no records.
-    let r: FetchResponse = c.call(ApiKey::Fetch, 12, &fetch_req("limits", &[(0, 0), (1, 0)], 0, one as i32, 1 << 20));
+    let r: FetchResponse = c.call(
+        ApiKey::Fetch,
+        12,
+        &fetch_req("limits", &[(0, 0), (1, 0)], 0, one as i32, 1 << 20),
+    );
     let parts = &r.responses[0].partitions;
     assert_eq!(parts[0].records.as_ref().unwrap().len(), one);
     assert!(parts[1].records.as_ref().unwrap().is_empty());
     assert_eq!(parts[1].high_watermark, 1);
     // Out of range.
-    let r: FetchResponse = c.call(ApiKey::Fetch, 12, &fetch_req("limits", &[(0, 99)], 0, 1 << 20, 1 << 20));
+    let r: FetchResponse = c.call(
+        ApiKey::Fetch,
+        12,
+        &fetch_req("limits", &[(0, 99)], 0, 1 << 20, 1 << 20),
+    );
     assert_eq!(r.responses[0].partitions[0].error_code, 1);
     // Fetch v13+ addresses topics by id.
-    let md: MetadataResponse = c.call(ApiKey::Metadata, 12, &MetadataRequest::default().with_topics(None));
-    let id = md.topics.iter().find(|t| t.name.as_ref().unwrap().0.as_str() == "limits").unwrap().topic_id;
+    let md: MetadataResponse = c.call(
+        ApiKey::Metadata,
+        12,
+        &MetadataRequest::default().with_topics(None),
+    );
+    let id = md
+        .topics
+        .iter()
+        .find(|t| t.name.as_ref().unwrap().0.as_str() == "limits")
+        .unwrap()
+        .topic_id;
     let mut req = fetch_req("", &[(1, 0)], 0, 1 << 20, 1 << 20);
     req.topics[0].topic_id = id;
     let r: FetchResponse = c.call(ApiKey::Fetch, 16, &req);
     assert_eq!(r.responses[0].topic_id, id);
-    assert!(!r.responses[0].partitions[0].records.as_ref().unwrap().is_empty());
+    assert!(!r.responses[0].partitions[0]
+        .records
+        .as_ref()
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
@@ -170,7 +247,10 @@ fn incremental_fetch_sessions_send_only_changes() {
     let r: FetchResponse = c.call(ApiKey::Fetch, 12, &inc);
     assert_eq!(r.session_id, id);
     let total: usize = r.responses.iter().map(|t| t.partitions.len()).sum();
-    assert_eq!(total, 2, "partitions 1 and 2 still have unread data at offset 0; 0 has nothing new");
+    assert_eq!(
+        total, 2,
+        "partitions 1 and 2 still have unread data at offset 0; 0 has nothing new"
+    );
 
     // New data on partition 0 only, and partition 2 forgotten.
     produce(&mut c, "sess", 0, batch(1, 10));
@@ -182,7 +262,11 @@ fn incremental_fetch_sessions_send_only_changes() {
     f.partitions = vec![2];
     inc.forgotten_topics_data = vec![f];
     let r: FetchResponse = c.call(ApiKey::Fetch, 12, &inc);
-    let got: Vec<i32> = r.responses.iter().flat_map(|t| t.partitions.iter().map(|p| p.partition_index)).collect();
+    let got: Vec<i32> = r
+        .responses
+        .iter()
+        .flat_map(|t| t.partitions.iter().map(|p| p.partition_index))
+        .collect();
     assert_eq!(got, vec![0], "only the partition with news");
 
     // Wrong epoch and unknown session are refused with Kafka's codes.

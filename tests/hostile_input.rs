@@ -18,7 +18,10 @@ fn api_versions_ok(broker: &TestBroker) {
     let mut c = RawClient::connect(broker.addr());
     let r: ApiVersionsResponse = c.call(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default());
     assert_eq!(r.error_code, 0);
-    assert!(r.api_keys.iter().any(|k| k.api_key == ApiKey::Produce as i16));
+    assert!(r
+        .api_keys
+        .iter()
+        .any(|k| k.api_key == ApiKey::Produce as i16));
 }
 
 fn assert_closed_after(broker: &TestBroker, payload: &[u8], what: &str) {
@@ -34,19 +37,30 @@ fn hostile_frames_close_only_their_connection() {
 
     // A bystander connection opened before the attacks must keep working after them.
     let mut bystander = RawClient::connect(broker.addr());
-    let _: ApiVersionsResponse = bystander.call(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default());
+    let _: ApiVersionsResponse =
+        bystander.call(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default());
 
     // Oversized length prefix: refused before the body is read or allocated.
     let mut c = RawClient::connect(broker.addr());
-    c.stream.write_all(&(100 * 1024 * 1024i32).to_be_bytes()).unwrap();
+    c.stream
+        .write_all(&(100 * 1024 * 1024i32).to_be_bytes())
+        .unwrap();
     assert!(c.is_closed(), "oversized frame");
     let mut c = RawClient::connect(broker.addr());
     c.stream.write_all(&(-5i32).to_be_bytes()).unwrap();
     assert!(c.is_closed(), "negative frame length");
 
     assert_closed_after(&broker, &raw_header(999, 0), "unknown API key");
-    assert_closed_after(&broker, &raw_header(ApiKey::Metadata as i16, 99), "unsupported version");
-    assert_closed_after(&broker, &raw_header(ApiKey::Produce as i16, 2), "Produce v2");
+    assert_closed_after(
+        &broker,
+        &raw_header(ApiKey::Metadata as i16, 99),
+        "unsupported version",
+    );
+    assert_closed_after(
+        &broker,
+        &raw_header(ApiKey::Produce as i16, 2),
+        "Produce v2",
+    );
     assert_closed_after(&broker, &[0, 3], "frame shorter than a header");
 
     // Lying array counts (non-flexible and flexible encodings).
@@ -98,7 +112,8 @@ fn hostile_frames_close_only_their_connection() {
         }
     }
 
-    let _: ApiVersionsResponse = bystander.call(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default());
+    let _: ApiVersionsResponse =
+        bystander.call(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default());
     api_versions_ok(&broker);
 
     // And a real client still produces.
@@ -109,7 +124,9 @@ fn hostile_frames_close_only_their_connection() {
     producer
         .send(BaseRecord::<(), [u8]>::to("after-attack").payload(b"still here".as_slice()))
         .unwrap();
-    producer.flush(Duration::from_secs(30)).expect("produce after hostile frames");
+    producer
+        .flush(Duration::from_secs(30))
+        .expect("produce after hostile frames");
 }
 
 #[test]
@@ -175,23 +192,51 @@ fn bad_batches_get_kafka_error_codes_and_the_connection_stays() {
             headers: Default::default(),
         };
         let mut b = bytes::BytesMut::new();
-        RecordBatchEncoder::encode(&mut b, [&rec], &RecordEncodeOptions { version: 2, compression: Compression::None }).unwrap();
+        RecordBatchEncoder::encode(
+            &mut b,
+            [&rec],
+            &RecordEncodeOptions {
+                version: 2,
+                compression: Compression::None,
+            },
+        )
+        .unwrap();
         b.freeze()
     };
     assert_eq!(produce_raw(&mut c, "bad-batches", good.clone()), 0);
     let mut bad_crc = good.to_vec();
     let n = bad_crc.len();
     bad_crc[n - 1] ^= 1;
-    assert_eq!(produce_raw(&mut c, "bad-batches", bad_crc.into()), 2, "CORRUPT_MESSAGE");
+    assert_eq!(
+        produce_raw(&mut c, "bad-batches", bad_crc.into()),
+        2,
+        "CORRUPT_MESSAGE"
+    );
     let mut two = good.to_vec();
     two.extend_from_slice(&good);
-    assert_eq!(produce_raw(&mut c, "bad-batches", two.into()), 87, "INVALID_RECORD");
+    assert_eq!(
+        produce_raw(&mut c, "bad-batches", two.into()),
+        87,
+        "INVALID_RECORD"
+    );
     let mut big = good.to_vec();
     big.resize(3000, 0);
-    assert_eq!(produce_raw(&mut c, "bad-batches", big.into()), 10, "MESSAGE_TOO_LARGE");
+    assert_eq!(
+        produce_raw(&mut c, "bad-batches", big.into()),
+        10,
+        "MESSAGE_TOO_LARGE"
+    );
     let mut magic1 = good.to_vec();
     magic1[16] = 1;
     assert_eq!(produce_raw(&mut c, "bad-batches", magic1.into()), 43);
-    assert_eq!(produce_raw(&mut c, "no-such-topic", good.clone()), 3, "UNKNOWN_TOPIC_OR_PARTITION");
-    assert_eq!(produce_raw(&mut c, "bad-batches", good), 0, "connection still serves");
+    assert_eq!(
+        produce_raw(&mut c, "no-such-topic", good.clone()),
+        3,
+        "UNKNOWN_TOPIC_OR_PARTITION"
+    );
+    assert_eq!(
+        produce_raw(&mut c, "bad-batches", good),
+        0,
+        "connection still serves"
+    );
 }

@@ -15,7 +15,11 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
-type Rec = (Option<Vec<u8>>, Option<Vec<u8>>, Vec<(String, Option<Vec<u8>>)>);
+type Rec = (
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    Vec<(String, Option<Vec<u8>>)>,
+);
 
 fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
@@ -31,13 +35,13 @@ fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
 }
 
 fn record(i: usize) -> Rec {
-    let key = (i % 7 != 0).then(|| format!("key-{i}").into_bytes());
-    let value = (i % 11 != 0).then(|| {
+    let key = (!i.is_multiple_of(7)).then(|| format!("key-{i}").into_bytes());
+    let value = (!i.is_multiple_of(11)).then(|| {
         let mut v = format!("value-{i}-").into_bytes();
         v.extend((0..(i % 200)).map(|j| (i + j) as u8));
         v
     });
-    let headers = if i % 3 == 0 {
+    let headers = if i.is_multiple_of(3) {
         vec![
             ("h1".to_string(), Some(format!("hv{i}").into_bytes())),
             ("h-null".to_string(), None),
@@ -48,7 +52,14 @@ fn record(i: usize) -> Rec {
     (key, value, headers)
 }
 
-fn produce(bootstrap: &str, topic: &str, codec: &str, range: std::ops::Range<usize>, partitions: usize, expected: &mut HashMap<i32, Vec<Rec>>) {
+fn produce(
+    bootstrap: &str,
+    topic: &str,
+    codec: &str,
+    range: std::ops::Range<usize>,
+    partitions: usize,
+    expected: &mut HashMap<i32, Vec<Rec>>,
+) {
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("compression.type", codec)
@@ -61,7 +72,10 @@ fn produce(bootstrap: &str, topic: &str, codec: &str, range: std::ops::Range<usi
         let p = (i % partitions) as i32;
         let mut h = OwnedHeaders::new();
         for (k, v) in &headers {
-            h = h.insert(Header { key: k, value: v.as_deref() });
+            h = h.insert(Header {
+                key: k,
+                value: v.as_deref(),
+            });
         }
         let mut rec: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic).partition(p);
         if let Some(k) = &key {
@@ -79,7 +93,12 @@ fn produce(bootstrap: &str, topic: &str, codec: &str, range: std::ops::Range<usi
                 Ok(()) => break,
                 Err((e, r)) => {
                     assert!(
-                        matches!(e, rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull)),
+                        matches!(
+                            e,
+                            rdkafka::error::KafkaError::MessageProduction(
+                                rdkafka::types::RDKafkaErrorCode::QueueFull
+                            )
+                        ),
                         "send failed: {e}"
                     );
                     producer.poll(Duration::from_millis(10));
@@ -102,7 +121,8 @@ fn consume_all(bootstrap: &str, topic: &str, expected: &HashMap<i32, Vec<Rec>>) 
         .expect("consumer");
     let mut tpl = TopicPartitionList::new();
     for p in expected.keys() {
-        tpl.add_partition_offset(topic, *p, Offset::Beginning).expect("tpl");
+        tpl.add_partition_offset(topic, *p, Offset::Beginning)
+            .expect("tpl");
     }
     consumer.assign(&tpl).expect("assign");
     let total: usize = expected.values().map(Vec::len).sum();
@@ -110,18 +130,29 @@ fn consume_all(bootstrap: &str, topic: &str, expected: &HashMap<i32, Vec<Rec>>) 
     let mut n = 0;
     let deadline = Instant::now() + Duration::from_secs(120);
     while n < total {
-        assert!(Instant::now() < deadline, "only {n} of {total} records consumed");
+        assert!(
+            Instant::now() < deadline,
+            "only {n} of {total} records consumed"
+        );
         let Some(m) = consumer.poll(Duration::from_millis(500)) else {
             continue;
         };
         let m = m.expect("consume error");
         let headers = m
             .headers()
-            .map(|h| h.iter().map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec))).collect())
+            .map(|h| {
+                h.iter()
+                    .map(|x| (x.key.to_string(), x.value.map(<[u8]>::to_vec)))
+                    .collect()
+            })
             .unwrap_or_default();
         got.entry(m.partition()).or_default().push((
             m.offset(),
-            (m.key().map(<[u8]>::to_vec), m.payload().map(<[u8]>::to_vec), headers),
+            (
+                m.key().map(<[u8]>::to_vec),
+                m.payload().map(<[u8]>::to_vec),
+                headers,
+            ),
         ));
         n += 1;
     }
@@ -129,7 +160,10 @@ fn consume_all(bootstrap: &str, topic: &str, expected: &HashMap<i32, Vec<Rec>>) 
         let have = &got[p];
         assert_eq!(have.len(), want.len(), "partition {p} count");
         for (i, ((off, rec), w)) in have.iter().zip(want).enumerate() {
-            assert_eq!(*off, i as i64, "partition {p} offsets must be dense and ordered");
+            assert_eq!(
+                *off, i as i64,
+                "partition {p} offsets must be dense and ordered"
+            );
             assert_eq!(rec, w, "partition {p} offset {off} differs");
         }
     }
@@ -143,7 +177,14 @@ fn every_codec_round_trips_100k_records_across_restart() {
     let mut expected = HashMap::new();
     let codecs = ["none", "gzip", "snappy", "lz4", "zstd"];
     for (i, codec) in codecs.iter().enumerate() {
-        produce(&bootstrap, "roundtrip", codec, i * 20_000..(i + 1) * 20_000, 4, &mut expected);
+        produce(
+            &bootstrap,
+            "roundtrip",
+            codec,
+            i * 20_000..(i + 1) * 20_000,
+            4,
+            &mut expected,
+        );
     }
     consume_all(&bootstrap, "roundtrip", &expected);
     broker.restart();
@@ -167,7 +208,11 @@ fn offsets_for_times_find_the_first_record_at_or_after() {
         for i in 0..10i64 {
             let ts = t0 + (base + i) * 1000;
             producer
-                .send(BaseRecord::<(), [u8]>::to("times").payload(b"x".as_slice()).timestamp(ts))
+                .send(
+                    BaseRecord::<(), [u8]>::to("times")
+                        .payload(b"x".as_slice())
+                        .timestamp(ts),
+                )
                 .expect("send");
         }
         producer.flush(Duration::from_secs(30)).expect("flush");
@@ -179,7 +224,8 @@ fn offsets_for_times_find_the_first_record_at_or_after() {
         .expect("consumer");
     let lookup = |ts: i64| -> Offset {
         let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset("times", 0, Offset::Offset(ts)).expect("tpl");
+        tpl.add_partition_offset("times", 0, Offset::Offset(ts))
+            .expect("tpl");
         let r = consumer
             .offsets_for_times(tpl, Duration::from_secs(10))
             .expect("offsets_for_times");

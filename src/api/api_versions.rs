@@ -9,7 +9,11 @@ use crate::protocol::{encode_response, SUPPORTED};
 
 use super::code;
 
-pub async fn handle(_state: &BrokerState, _req: ApiVersionsRequest, _version: i16) -> ApiVersionsResponse {
+pub async fn handle(
+    _state: &BrokerState,
+    _req: ApiVersionsRequest,
+    _version: i16,
+) -> ApiVersionsResponse {
     let mut resp = ApiVersionsResponse::default();
     resp.error_code = code::NONE;
     resp.api_keys = SUPPORTED

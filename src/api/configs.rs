@@ -32,8 +32,12 @@ fn topic_entries(
         .topic(topic)
         .ok_or(code::UNKNOWN_TOPIC_OR_PARTITION)?;
     let mut out = Vec::new();
-    for def in catalog::TOPIC_CONFIGS.iter().filter(|d| wanted(keys, d.name)) {
-        let Ok(r) = resolved_topic_value(state.cluster.broker_props(), def.name, &t.meta.configs) else {
+    for def in catalog::TOPIC_CONFIGS
+        .iter()
+        .filter(|d| wanted(keys, d.name))
+    {
+        let Ok(r) = resolved_topic_value(state.cluster.broker_props(), def.name, &t.meta.configs)
+        else {
             continue;
         };
         let mut e = DescribeConfigsResourceResult::default();
@@ -70,7 +74,10 @@ fn broker_entries(
 ) -> Vec<DescribeConfigsResourceResult> {
     let props = state.cluster.broker_props();
     let mut out = Vec::new();
-    for def in catalog::BROKER_CONFIGS.iter().filter(|d| wanted(keys, d.name)) {
+    for def in catalog::BROKER_CONFIGS
+        .iter()
+        .filter(|d| wanted(keys, d.name))
+    {
         let explicit = props.get(def.name);
         let (value, source) = match explicit {
             Some(v) => (Some(v.clone()), ConfigSource::StaticBroker),
@@ -78,7 +85,11 @@ fn broker_entries(
         };
         let mut e = DescribeConfigsResourceResult::default();
         e.name = str(def.name);
-        e.value = if def.sensitive { None } else { value.clone().map(str) };
+        e.value = if def.sensitive {
+            None
+        } else {
+            value.clone().map(str)
+        };
         e.read_only = def.read_only;
         e.config_source = source as i8;
         e.is_sensitive = def.sensitive;
@@ -89,7 +100,11 @@ fn broker_entries(
             if let Some(v) = explicit {
                 let mut s = DescribeConfigsSynonym::default();
                 s.name = str(def.name);
-                s.value = if def.sensitive { None } else { Some(str(v.clone())) };
+                s.value = if def.sensitive {
+                    None
+                } else {
+                    Some(str(v.clone()))
+                };
                 s.source = ConfigSource::StaticBroker as i8;
                 list.push(s);
             }
@@ -120,7 +135,13 @@ pub async fn handle_describe(
         r.resource_name = res.resource_name.clone();
         let name = res.resource_name.as_str();
         match res.resource_type {
-            TOPIC => match topic_entries(state, name, &res.configuration_keys, req.include_synonyms, docs) {
+            TOPIC => match topic_entries(
+                state,
+                name,
+                &res.configuration_keys,
+                req.include_synonyms,
+                docs,
+            ) {
                 Ok(c) => r.configs = c,
                 Err(e) => {
                     r.error_code = e;
@@ -128,7 +149,8 @@ pub async fn handle_describe(
                 }
             },
             BROKER if name.is_empty() || name == state.cluster.node_id.to_string() => {
-                r.configs = broker_entries(state, &res.configuration_keys, req.include_synonyms, docs);
+                r.configs =
+                    broker_entries(state, &res.configuration_keys, req.include_synonyms, docs);
             }
             BROKER => {
                 r.error_code = code::INVALID_REQUEST;

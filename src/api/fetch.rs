@@ -239,7 +239,12 @@ pub async fn handle(state: &BrokerState, req: FetchRequest, version: i16) -> Fet
         let bytes: usize = served.iter().map(|s| s.bytes).sum();
         let errored = served.iter().any(|s| s.data.error_code != code::NONE);
         let now = Instant::now();
-        if bytes >= min_bytes || bytes > 0 && min_bytes == 0 || errored || now >= deadline || watchers.is_empty() {
+        if bytes >= min_bytes
+            || bytes > 0 && min_bytes == 0
+            || errored
+            || now >= deadline
+            || watchers.is_empty()
+        {
             break served;
         }
         let changes = select_all(watchers.iter_mut().map(|w| Box::pin(w.changed())));
@@ -253,7 +258,14 @@ pub async fn handle(state: &BrokerState, req: FetchRequest, version: i16) -> Fet
     if session_id != 0 {
         let report: Vec<_> = served
             .iter()
-            .map(|s| (s.key.clone(), s.data.high_watermark, s.data.log_start_offset, s.bytes > 0))
+            .map(|s| {
+                (
+                    s.key.clone(),
+                    s.data.high_watermark,
+                    s.data.log_start_offset,
+                    s.bytes > 0,
+                )
+            })
             .collect();
         state
             .fetch_sessions
@@ -267,7 +279,10 @@ pub async fn handle(state: &BrokerState, req: FetchRequest, version: i16) -> Fet
         if incremental && !s.changed {
             continue;
         }
-        topics.entry((s.key.0.clone(), s.topic_id)).or_default().push(s.data);
+        topics
+            .entry((s.key.0.clone(), s.topic_id))
+            .or_default()
+            .push(s.data);
     }
     let mut resp = FetchResponse::default();
     resp.error_code = code::NONE;

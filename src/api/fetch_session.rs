@@ -92,7 +92,9 @@ impl FetchSessionCache {
                     return Ok((SessionMode::New(0), partitions));
                 }
                 if self.sessions.len() >= self.slots {
-                    if let Some((&oldest, _)) = self.sessions.iter().min_by_key(|(_, s)| s.last_used) {
+                    if let Some((&oldest, _)) =
+                        self.sessions.iter().min_by_key(|(_, s)| s.last_used)
+                    {
                         self.sessions.shift_remove(&oldest);
                     }
                 }
@@ -138,7 +140,10 @@ impl FetchSessionCache {
                 for f in forgotten {
                     s.partitions.shift_remove(f);
                 }
-                Ok((SessionMode::Incremental(id), s.partitions.values().cloned().collect()))
+                Ok((
+                    SessionMode::Incremental(id),
+                    s.partitions.values().cloned().collect(),
+                ))
             }
         }
     }
@@ -194,13 +199,23 @@ mod tests {
     #[test]
     fn session_lifecycle() {
         let mut c = FetchSessionCache::new(2);
-        let (mode, parts) = c.begin(0, 0, vec![sp("a", 0, 0), sp("a", 1, 0)], &[]).unwrap();
+        let (mode, parts) = c
+            .begin(0, 0, vec![sp("a", 0, 0), sp("a", 1, 0)], &[])
+            .unwrap();
         let SessionMode::New(id) = mode else { panic!() };
         assert!(id > 0);
         assert_eq!(parts.len(), 2);
-        assert_eq!(c.begin(id, 5, vec![], &[]).err(), Some(code::INVALID_FETCH_SESSION_EPOCH));
-        assert_eq!(c.begin(12345, 1, vec![], &[]).err(), Some(code::FETCH_SESSION_ID_NOT_FOUND));
-        let (_, parts) = c.begin(id, 1, vec![sp("a", 0, 7)], &[("a".into(), 1)]).unwrap();
+        assert_eq!(
+            c.begin(id, 5, vec![], &[]).err(),
+            Some(code::INVALID_FETCH_SESSION_EPOCH)
+        );
+        assert_eq!(
+            c.begin(12345, 1, vec![], &[]).err(),
+            Some(code::FETCH_SESSION_ID_NOT_FOUND)
+        );
+        let (_, parts) = c
+            .begin(id, 1, vec![sp("a", 0, 7)], &[("a".into(), 1)])
+            .unwrap();
         assert_eq!(parts.len(), 1);
         assert_eq!(parts[0].fetch_offset, 7);
         let (mode, _) = c.begin(id, -1, vec![], &[]).unwrap();

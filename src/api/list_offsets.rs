@@ -29,7 +29,7 @@ fn lookup(p: &Partition, ts: i64) -> Result<(i64, i64, i32), i16> {
         LATEST => Ok(Some((p.high_watermark(), -1))),
         EARLIEST | EARLIEST_LOCAL => Ok(Some((p.log_start_offset(), -1))),
         LATEST_TIERED => Ok(None),
-        MAX_TIMESTAMP => p.max_timestamp().map(|o| o.map(|(off, t)| (off, t))),
+        MAX_TIMESTAMP => p.max_timestamp(),
         t if t >= 0 => p.offset_for_timestamp(t),
         _ => return Err(code::INVALID_REQUEST),
     };
@@ -43,7 +43,11 @@ fn lookup(p: &Partition, ts: i64) -> Result<(i64, i64, i32), i16> {
     }
 }
 
-pub async fn handle(state: &BrokerState, req: ListOffsetsRequest, _version: i16) -> ListOffsetsResponse {
+pub async fn handle(
+    state: &BrokerState,
+    req: ListOffsetsRequest,
+    _version: i16,
+) -> ListOffsetsResponse {
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
         let topic = state.cluster.topic(t.name.0.as_str());

@@ -82,8 +82,8 @@ pub async fn handle(state: &BrokerState, req: MetadataRequest, version: i16) -> 
         Some(ref t) if !(version == 0 && t.is_empty()) => Some(t.clone()),
         _ => None,
     };
-    let allow_create = (version < 4 || req.allow_auto_topic_creation)
-        && state.config.auto_create_topics_enable;
+    let allow_create =
+        (version < 4 || req.allow_auto_topic_creation) && state.config.auto_create_topics_enable;
     let mut topics = Vec::new();
     match requested {
         None => {
@@ -116,18 +116,29 @@ pub async fn handle(state: &BrokerState, req: MetadataRequest, version: i16) -> 
                     continue;
                 }
                 if !allow_create {
-                    topics.push(error_entry(Some(n), Uuid::nil(), code::UNKNOWN_TOPIC_OR_PARTITION));
+                    topics.push(error_entry(
+                        Some(n),
+                        Uuid::nil(),
+                        code::UNKNOWN_TOPIC_OR_PARTITION,
+                    ));
                     continue;
                 }
                 let defaults = (
                     state.config.num_partitions,
                     state.config.default_replication_factor,
                 );
-                match state.cluster.create_topic(&n, -1, -1, Default::default(), defaults, false) {
+                match state
+                    .cluster
+                    .create_topic(&n, -1, -1, Default::default(), defaults, false)
+                {
                     Ok(t) => topics.push(topic_entry(state, &t, topic_ops)),
                     Err(TopicError::AlreadyExists(_)) => match state.cluster.topic(&n) {
                         Some(t) => topics.push(topic_entry(state, &t, topic_ops)),
-                        None => topics.push(error_entry(Some(n), Uuid::nil(), code::UNKNOWN_TOPIC_OR_PARTITION)),
+                        None => topics.push(error_entry(
+                            Some(n),
+                            Uuid::nil(),
+                            code::UNKNOWN_TOPIC_OR_PARTITION,
+                        )),
                     },
                     Err(e) => {
                         tracing::warn!("auto-creating topic {n} failed: {e}");

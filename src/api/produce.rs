@@ -42,10 +42,11 @@ pub async fn handle(state: &BrokerState, req: ProduceRequest, _version: i16) -> 
                 parts.push(partition_error(pd.index, code::INVALID_REQUIRED_ACKS, None));
                 continue;
             }
-            let Some(p) = topic
-                .as_ref()
-                .and_then(|t| usize::try_from(pd.index).ok().and_then(|i| t.partitions.get(i)))
-            else {
+            let Some(p) = topic.as_ref().and_then(|t| {
+                usize::try_from(pd.index)
+                    .ok()
+                    .and_then(|i| t.partitions.get(i))
+            }) else {
                 parts.push(partition_error(pd.index, missing, None));
                 continue;
             };
@@ -63,7 +64,9 @@ pub async fn handle(state: &BrokerState, req: ProduceRequest, _version: i16) -> 
                 Err(e) => {
                     let msg = e.to_string();
                     match &e {
-                        LogError::Io { .. } => tracing::error!("append to {}-{} failed: {msg}", p.topic, p.index),
+                        LogError::Io { .. } => {
+                            tracing::error!("append to {}-{} failed: {msg}", p.topic, p.index)
+                        }
                         _ => tracing::info!("rejected produce to {}-{}: {msg}", p.topic, p.index),
                     }
                     let mut r = partition_error(pd.index, e.code(), Some(msg.clone()));

@@ -3,7 +3,9 @@
 use std::collections::{BTreeMap, HashSet};
 
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
-use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::describe_topic_partitions_response::{
     Cursor, DescribeTopicPartitionsResponsePartition, DescribeTopicPartitionsResponseTopic,
@@ -20,7 +22,10 @@ use super::{code, str, topic_name};
 
 const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
 
-fn topic_configs(state: &BrokerState, overrides: &BTreeMap<String, String>) -> Vec<CreatableTopicConfigs> {
+fn topic_configs(
+    state: &BrokerState,
+    overrides: &BTreeMap<String, String>,
+) -> Vec<CreatableTopicConfigs> {
     catalog::TOPIC_CONFIGS
         .iter()
         .filter_map(|def| {
@@ -36,7 +41,11 @@ fn topic_configs(state: &BrokerState, overrides: &BTreeMap<String, String>) -> V
         .collect()
 }
 
-pub async fn handle_create(state: &BrokerState, req: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
+pub async fn handle_create(
+    state: &BrokerState,
+    req: CreateTopicsRequest,
+    version: i16,
+) -> CreateTopicsResponse {
     let mut seen = HashSet::new();
     let duplicates: HashSet<String> = req
         .topics
@@ -68,7 +77,12 @@ pub async fn handle_create(state: &BrokerState, req: CreateTopicsRequest, versio
                 Some(v) => {
                     configs.insert(c.name.as_str().to_string(), v.as_str().to_string());
                 }
-                None => bad = Some(format!("Null value not supported for topic configs: {}", c.name.as_str())),
+                None => {
+                    bad = Some(format!(
+                        "Null value not supported for topic configs: {}",
+                        c.name.as_str()
+                    ))
+                }
             }
         }
         if let Some(msg) = bad {
@@ -91,21 +105,38 @@ pub async fn handle_create(state: &BrokerState, req: CreateTopicsRequest, versio
                 .iter()
                 .all(|a| a.broker_ids.len() == 1 && a.broker_ids[0].0 == me);
             if !contiguous || !on_me {
-                fail(&mut r, INVALID_REPLICA_ASSIGNMENT, format!("Replica assignment must place every partition 0..n once, on broker {me}"));
+                fail(
+                    &mut r,
+                    INVALID_REPLICA_ASSIGNMENT,
+                    format!(
+                        "Replica assignment must place every partition 0..n once, on broker {me}"
+                    ),
+                );
                 results.push(r);
                 continue;
             }
             partitions = idx.len() as i32;
             rf = 1;
         }
-        let defaults = (state.config.num_partitions, state.config.default_replication_factor);
-        match state
-            .cluster
-            .create_topic(&name, partitions, rf, configs.clone(), defaults, req.validate_only)
-        {
+        let defaults = (
+            state.config.num_partitions,
+            state.config.default_replication_factor,
+        );
+        match state.cluster.create_topic(
+            &name,
+            partitions,
+            rf,
+            configs.clone(),
+            defaults,
+            req.validate_only,
+        ) {
             Ok(topic) => {
                 r.error_code = code::NONE;
-                r.topic_id = if req.validate_only { Uuid::nil() } else { topic.meta.id };
+                r.topic_id = if req.validate_only {
+                    Uuid::nil()
+                } else {
+                    topic.meta.id
+                };
                 r.num_partitions = topic.meta.partitions;
                 r.replication_factor = topic.meta.replication_factor;
                 if version >= 5 {
@@ -121,7 +152,11 @@ pub async fn handle_create(state: &BrokerState, req: CreateTopicsRequest, versio
     resp
 }
 
-pub async fn handle_delete(state: &BrokerState, req: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
+pub async fn handle_delete(
+    state: &BrokerState,
+    req: DeleteTopicsRequest,
+    version: i16,
+) -> DeleteTopicsResponse {
     let targets: Vec<(Option<String>, Uuid)> = if version >= 6 {
         req.topics
             .into_iter()
@@ -190,7 +225,9 @@ pub async fn handle_create_partitions(
         });
         if bad_assignment {
             r.error_code = INVALID_REPLICA_ASSIGNMENT;
-            r.error_message = Some(str(format!("Every new partition must be assigned to broker {me} alone")));
+            r.error_message = Some(str(format!(
+                "Every new partition must be assigned to broker {me} alone"
+            )));
         } else {
             match state
                 .cluster
@@ -210,7 +247,11 @@ pub async fn handle_create_partitions(
     resp
 }
 
-fn describe_partition(state: &BrokerState, t: &Topic, index: usize) -> DescribeTopicPartitionsResponsePartition {
+fn describe_partition(
+    state: &BrokerState,
+    t: &Topic,
+    index: usize,
+) -> DescribeTopicPartitionsResponsePartition {
     let me = BrokerId(state.cluster.node_id);
     let mut d = DescribeTopicPartitionsResponsePartition::default();
     d.error_code = code::NONE;
@@ -236,14 +277,25 @@ pub async fn handle_describe_partitions(
         req.response_partition_limit as usize
     };
     let mut names: Vec<String> = if req.topics.is_empty() {
-        state.cluster.topics().iter().map(|t| t.meta.name.clone()).collect()
+        state
+            .cluster
+            .topics()
+            .iter()
+            .map(|t| t.meta.name.clone())
+            .collect()
     } else {
-        req.topics.iter().map(|t| t.name.0.as_str().to_string()).collect()
+        req.topics
+            .iter()
+            .map(|t| t.name.0.as_str().to_string())
+            .collect()
     };
     names.sort();
     names.dedup();
     let (start_topic, start_partition) = match &req.cursor {
-        Some(c) => (Some(c.topic_name.0.as_str().to_string()), c.partition_index.max(0) as usize),
+        Some(c) => (
+            Some(c.topic_name.0.as_str().to_string()),
+            c.partition_index.max(0) as usize,
+        ),
         None => (None, 0),
     };
     let mut budget = limit;
@@ -253,7 +305,11 @@ pub async fn handle_describe_partitions(
         if start_topic.as_ref().is_some_and(|s| name < *s) {
             continue;
         }
-        let first = if start_topic.as_ref() == Some(&name) { start_partition } else { 0 };
+        let first = if start_topic.as_ref() == Some(&name) {
+            start_partition
+        } else {
+            0
+        };
         let mut dt = DescribeTopicPartitionsResponseTopic::default();
         dt.name = Some(topic_name(name.clone()));
         dt.topic_authorized_operations = OPS_NOT_REQUESTED;
@@ -273,7 +329,9 @@ pub async fn handle_describe_partitions(
         dt.topic_id = t.meta.id;
         let n = t.partitions.len();
         let end = n.min(first + budget);
-        dt.partitions = (first..end).map(|i| describe_partition(state, &t, i)).collect();
+        dt.partitions = (first..end)
+            .map(|i| describe_partition(state, &t, i))
+            .collect();
         budget -= end.saturating_sub(first);
         topics.push(dt);
         if end < n {

@@ -87,7 +87,9 @@ impl From<LogError> for TopicError {
 /// Kafka's topic name rule: 1-249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
 pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
     if name.is_empty() {
-        return Err(TopicError::InvalidTopic("Topic name is illegal, it can't be empty".into()));
+        return Err(TopicError::InvalidTopic(
+            "Topic name is illegal, it can't be empty".into(),
+        ));
     }
     if name == "." || name == ".." {
         return Err(TopicError::InvalidTopic(
@@ -177,14 +179,15 @@ impl Cluster {
         let clean = marker.exists();
         let _ = fs::remove_file(&marker);
         let metas: Vec<TopicMeta> = match fs::read(dir.join(TOPICS_FILE)) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                TopicError::Storage(format!("{TOPICS_FILE} is unreadable: {e}"))
-            })?,
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| TopicError::Storage(format!("{TOPICS_FILE} is unreadable: {e}")))?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(io_msg(&dir, e)),
         };
         if !clean && !metas.is_empty() {
-            tracing::warn!("last shutdown was not clean: verifying the active segment of every partition");
+            tracing::warn!(
+                "last shutdown was not clean: verifying the active segment of every partition"
+            );
         }
         let cluster = Cluster {
             cluster_id,
@@ -231,7 +234,10 @@ impl Cluster {
         let id = topic.meta.id;
         let name = topic.meta.name.clone();
         self.write_topics().insert(name.clone(), Arc::new(topic));
-        self.ids.write().unwrap_or_else(|p| p.into_inner()).insert(id, name);
+        self.ids
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, name);
     }
 
     fn write_topics(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Topic>>> {
@@ -243,10 +249,14 @@ impl Cluster {
     }
 
     fn persist(&self) -> Result<(), TopicError> {
-        let mut metas: Vec<TopicMeta> = self.read_topics().values().map(|t| t.meta.clone()).collect();
+        let mut metas: Vec<TopicMeta> = self
+            .read_topics()
+            .values()
+            .map(|t| t.meta.clone())
+            .collect();
         metas.sort_by(|a, b| a.name.cmp(&b.name));
-        let json = serde_json::to_vec_pretty(&metas)
-            .map_err(|e| TopicError::Storage(e.to_string()))?;
+        let json =
+            serde_json::to_vec_pretty(&metas).map_err(|e| TopicError::Storage(e.to_string()))?;
         let path = self.data_dir.join(TOPICS_FILE);
         write_atomic(&path, &json).map_err(|e| io_msg(&path, e))
     }
@@ -256,13 +266,20 @@ impl Cluster {
     }
 
     pub fn topic_by_id(&self, id: &Uuid) -> Option<Arc<Topic>> {
-        let name = self.ids.read().unwrap_or_else(|p| p.into_inner()).get(id).cloned()?;
+        let name = self
+            .ids
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()?;
         self.topic(&name)
     }
 
     pub fn partition(&self, topic: &str, index: i32) -> Option<Arc<Partition>> {
         let t = self.topic(topic)?;
-        usize::try_from(index).ok().and_then(|i| t.partitions.get(i).cloned())
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| t.partitions.get(i).cloned())
     }
 
     /// All topics, sorted by name.
@@ -291,7 +308,11 @@ impl Cluster {
         validate_only: bool,
     ) -> Result<Arc<Topic>, TopicError> {
         validate_topic_name(name)?;
-        let partitions = if partitions == -1 { defaults.0 } else { partitions };
+        let partitions = if partitions == -1 {
+            defaults.0
+        } else {
+            partitions
+        };
         let rf = if replication_factor == -1 {
             defaults.1
         } else {
@@ -323,7 +344,8 @@ impl Cluster {
                     "Unknown topic config name: {k}"
                 )));
             }
-            crate::config::catalog::validate_topic_value(k, v).map_err(TopicError::InvalidConfig)?;
+            crate::config::catalog::validate_topic_value(k, v)
+                .map_err(TopicError::InvalidConfig)?;
         }
         self.log_config(&configs)?;
         let _guard = self.admin.lock().unwrap_or_else(|p| p.into_inner());
@@ -352,7 +374,10 @@ impl Cluster {
 
     pub fn delete_topic(&self, name: &str) -> Result<TopicMeta, TopicError> {
         let _guard = self.admin.lock().unwrap_or_else(|p| p.into_inner());
-        let topic = self.write_topics().remove(name).ok_or(TopicError::UnknownTopic)?;
+        let topic = self
+            .write_topics()
+            .remove(name)
+            .ok_or(TopicError::UnknownTopic)?;
         self.ids
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -365,7 +390,12 @@ impl Cluster {
         Ok(topic.meta.clone())
     }
 
-    pub fn create_partitions(&self, name: &str, count: i32, validate_only: bool) -> Result<(), TopicError> {
+    pub fn create_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<(), TopicError> {
         let _guard = self.admin.lock().unwrap_or_else(|p| p.into_inner());
         let topic = self.topic(name).ok_or(TopicError::UnknownTopic)?;
         let current = topic.meta.partitions;
@@ -405,7 +435,11 @@ impl Cluster {
     }
 
     /// Replaces a topic's config overrides (AlterConfigs semantics: the set given is the set).
-    pub fn set_topic_configs(&self, name: &str, configs: BTreeMap<String, String>) -> Result<(), TopicError> {
+    pub fn set_topic_configs(
+        &self,
+        name: &str,
+        configs: BTreeMap<String, String>,
+    ) -> Result<(), TopicError> {
         let _guard = self.admin.lock().unwrap_or_else(|p| p.into_inner());
         let topic = self.topic(name).ok_or(TopicError::UnknownTopic)?;
         let cfg = self.log_config(&configs)?;
@@ -447,7 +481,10 @@ impl Cluster {
             }
         }
         // Release the directory lock now, not when the last reference drops.
-        self.dir_lock.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.dir_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
     }
 }
 
@@ -476,7 +513,11 @@ pub mod base64_url {
     pub fn encode(bytes: &[u8]) -> String {
         let mut out = String::with_capacity(bytes.len() * 4 / 3 + 2);
         for chunk in bytes.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
             let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
             let chars = chunk.len() + 1;
             for i in 0..chars {
@@ -521,19 +562,32 @@ mod tests {
         let cfg = Config::for_test(dir.path());
         {
             let c = Cluster::open(&cfg).unwrap();
-            assert!(Cluster::open(&cfg).is_err(), "second open must fail on the lock");
-            c.create_topic("a", 3, -1, BTreeMap::new(), (1, 1), false).unwrap();
+            assert!(
+                Cluster::open(&cfg).is_err(),
+                "second open must fail on the lock"
+            );
+            c.create_topic("a", 3, -1, BTreeMap::new(), (1, 1), false)
+                .unwrap();
             assert_eq!(
-                c.create_topic("a", 1, 1, BTreeMap::new(), (1, 1), false).unwrap_err().code(),
+                c.create_topic("a", 1, 1, BTreeMap::new(), (1, 1), false)
+                    .unwrap_err()
+                    .code(),
                 36
             );
             assert_eq!(
-                c.create_topic("b", 1, 3, BTreeMap::new(), (1, 1), false).unwrap_err().code(),
+                c.create_topic("b", 1, 3, BTreeMap::new(), (1, 1), false)
+                    .unwrap_err()
+                    .code(),
                 38
             );
             let mut bad = BTreeMap::new();
             bad.insert("retention.ms".to_string(), "soon".to_string());
-            assert_eq!(c.create_topic("b", 1, 1, bad, (1, 1), false).unwrap_err().code(), 40);
+            assert_eq!(
+                c.create_topic("b", 1, 1, bad, (1, 1), false)
+                    .unwrap_err()
+                    .code(),
+                40
+            );
             c.create_partitions("a", 5, false).unwrap();
             c.shutdown();
         }

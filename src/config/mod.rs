@@ -59,7 +59,10 @@ impl Listener {
             let port: u16 = port
                 .parse()
                 .map_err(|_| invalid(name, value, "port is not a number 0-65535"))?;
-            let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+            let host = host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string();
             out.push(Listener {
                 name: proto.to_string(),
                 host,
@@ -143,16 +146,15 @@ impl Config {
         let get = |k: &str| props.get(k).map(|s| s.trim().to_string());
         let num = |k: &str, d: i64| -> Result<i64, ConfigError> {
             match props.get(k) {
-                Some(v) => v
-                    .trim()
-                    .parse()
-                    .map_err(|_| invalid(k, v, "not a number")),
+                Some(v) => v.trim().parse().map_err(|_| invalid(k, v, "not a number")),
                 None => Ok(d),
             }
         };
         let boolean = |k: &str, d: bool| props.get(k).map(|v| v.trim() == "true").unwrap_or(d);
         let node_id = match get("node.id") {
-            Some(v) => v.parse().map_err(|_| invalid("node.id", &v, "not an int"))?,
+            Some(v) => v
+                .parse()
+                .map_err(|_| invalid("node.id", &v, "not an int"))?,
             None => num("broker.id", 1)? as i32,
         };
         let listeners = Listener::parse_list(
@@ -213,16 +215,19 @@ impl Config {
 
     /// A config for tests and embedding: loopback listener on an ephemeral port, given data dir.
     pub fn for_test(log_dir: impl Into<PathBuf>) -> Config {
-        let mut c = Config::default();
-        c.listeners = vec![Listener {
-            name: "PLAINTEXT".into(),
-            host: "127.0.0.1".into(),
-            port: 0,
-        }];
-        c.log_dir = log_dir.into();
-        c.props
-            .insert("log.dirs".into(), c.log_dir.display().to_string());
-        c
+        let log_dir = log_dir.into();
+        let mut props = Config::default().props;
+        props.insert("log.dirs".into(), log_dir.display().to_string());
+        Config {
+            listeners: vec![Listener {
+                name: "PLAINTEXT".into(),
+                host: "127.0.0.1".into(),
+                port: 0,
+            }],
+            log_dir,
+            props,
+            ..Config::default()
+        }
     }
 
     /// Sets one property by Kafka name, revalidating the whole config.
@@ -277,11 +282,20 @@ pub fn resolved_topic_value(
     name: &str,
     overrides: &BTreeMap<String, String>,
 ) -> Result<Resolved, (String, String, String)> {
-    let def = catalog::topic_config(name)
-        .ok_or_else(|| (name.to_string(), String::new(), "unknown topic config".into()))?;
+    let def = catalog::topic_config(name).ok_or_else(|| {
+        (
+            name.to_string(),
+            String::new(),
+            "unknown topic config".into(),
+        )
+    })?;
     let mut synonyms = Vec::new();
     if let Some(v) = overrides.get(name) {
-        synonyms.push((name.to_string(), Some(v.clone()), ConfigSource::DynamicTopic));
+        synonyms.push((
+            name.to_string(),
+            Some(v.clone()),
+            ConfigSource::DynamicTopic,
+        ));
     }
     for syn in def.broker_synonyms {
         if let Some(v) = broker_props.get(*syn) {
@@ -295,11 +309,10 @@ pub fn resolved_topic_value(
     let (value, source) = match overrides.get(name) {
         Some(v) => (Some(v.clone()), ConfigSource::DynamicTopic),
         None => {
-            let from_broker = def.broker_synonyms.iter().find_map(|syn| {
-                broker_props
-                    .get(*syn)
-                    .and_then(|v| scale_synonym(syn, v))
-            });
+            let from_broker = def
+                .broker_synonyms
+                .iter()
+                .find_map(|syn| broker_props.get(*syn).and_then(|v| scale_synonym(syn, v)));
             match from_broker {
                 Some(v) => (Some(v), ConfigSource::StaticBroker),
                 None => (def.default.map(str::to_string), ConfigSource::Default),
@@ -307,9 +320,11 @@ pub fn resolved_topic_value(
         }
     };
     // Kafka lists the default as the first broker synonym that has a default value.
-    if let Some((syn, v)) = def.broker_synonyms.iter().find_map(|syn| {
-        catalog::broker_config(syn).and_then(|b| b.default.map(|d| (*syn, d)))
-    }) {
+    if let Some((syn, v)) = def
+        .broker_synonyms
+        .iter()
+        .find_map(|syn| catalog::broker_config(syn).and_then(|b| b.default.map(|d| (*syn, d))))
+    {
         synonyms.push((syn.to_string(), Some(v.to_string()), ConfigSource::Default));
     }
     Ok(Resolved {

@@ -71,7 +71,9 @@ fn flatten(
             for item in items {
                 match item {
                     toml::Value::Table(_) | toml::Value::Array(_) => {
-                        return Err(format!("'{prefix}': nested arrays/tables are not supported"))
+                        return Err(format!(
+                            "'{prefix}': nested arrays/tables are not supported"
+                        ))
                     }
                     toml::Value::String(s) => parts.push(s.clone()),
                     other => parts.push(other.to_string()),

@@ -134,7 +134,10 @@ impl BatchError {
 
 /// Checks a produce request's records for one partition: exactly one magic-2 batch, sizes that
 /// add up, CRC32C, record count consistent with the offset delta, within `max_message_bytes`.
-pub fn validate_produce(records: &[u8], max_message_bytes: usize) -> Result<BatchHeader, BatchError> {
+pub fn validate_produce(
+    records: &[u8],
+    max_message_bytes: usize,
+) -> Result<BatchHeader, BatchError> {
     if records.len() > max_message_bytes.saturating_add(LOG_OVERHEAD) {
         return Err(BatchError::TooLarge {
             size: records.len(),
@@ -150,8 +153,8 @@ pub fn validate_produce(records: &[u8], max_message_bytes: usize) -> Result<Batc
             records.len()
         )));
     }
-    let h = BatchHeader::parse(records)
-        .ok_or_else(|| BatchError::Corrupt("short header".into()))?;
+    let h =
+        BatchHeader::parse(records).ok_or_else(|| BatchError::Corrupt("short header".into()))?;
     if h.magic != 2 {
         return Err(BatchError::UnsupportedMagic(h.magic));
     }
@@ -206,7 +209,12 @@ pub fn validate_produce(records: &[u8], max_message_bytes: usize) -> Result<Batc
 
 /// Assigns the batch its place in the log. LogAppendTime rewrites the timestamp type and max
 /// timestamp, which lie under the CRC, so the CRC is recomputed only in that case.
-pub fn patch_for_append(b: &mut [u8], base_offset: i64, leader_epoch: i32, append_time: Option<i64>) {
+pub fn patch_for_append(
+    b: &mut [u8],
+    base_offset: i64,
+    leader_epoch: i32,
+    append_time: Option<i64>,
+) {
     b[0..8].copy_from_slice(&base_offset.to_be_bytes());
     b[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
     if let Some(now) = append_time {
@@ -291,6 +299,11 @@ pub(crate) mod tests {
         assert_eq!(validate_produce(&m, 1 << 20).unwrap_err().code(), 43);
         assert_eq!(validate_produce(&[0u8; 5], 1 << 20).unwrap_err().code(), 2);
         let b = batch(2, 0);
-        assert_eq!(validate_produce(&b[..b.len() - 1], 1 << 20).unwrap_err().code(), 2);
+        assert_eq!(
+            validate_produce(&b[..b.len() - 1], 1 << 20)
+                .unwrap_err()
+                .code(),
+            2
+        );
     }
 }

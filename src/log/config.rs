@@ -53,7 +53,9 @@ impl LogConfig {
             log_append_time: get("message.timestamp.type")? == "LogAppendTime",
             timestamp_before_max_ms: long("message.timestamp.before.max.ms", i64::MAX)?,
             timestamp_after_max_ms: long("message.timestamp.after.max.ms", i64::MAX)?,
-            delete_enabled: get("cleanup.policy")?.split(',').any(|p| p.trim() == "delete"),
+            delete_enabled: get("cleanup.policy")?
+                .split(',')
+                .any(|p| p.trim() == "delete"),
         })
     }
 }

@@ -166,8 +166,8 @@ impl Partition {
         let last = bases.last().copied();
         for base in bases {
             let recover = !clean && Some(base) == last;
-            let (seg, truncated) =
-                Segment::open(dir, base, recover, config.index_interval_bytes).map_err(io_err(dir))?;
+            let (seg, truncated) = Segment::open(dir, base, recover, config.index_interval_bytes)
+                .map_err(io_err(dir))?;
             if truncated > 0 {
                 tracing::warn!(
                     "{topic}-{index}: truncated {truncated} bytes of torn or corrupt data at the end of segment {base}"
@@ -226,7 +226,8 @@ impl Partition {
             if h.max_timestamp > now.saturating_add(cfg.timestamp_after_max_ms) {
                 return Err(LogError::InvalidTimestamp(h.max_timestamp));
             }
-            if h.base_timestamp >= 0 && h.base_timestamp < now.saturating_sub(cfg.timestamp_before_max_ms)
+            if h.base_timestamp >= 0
+                && h.base_timestamp < now.saturating_sub(cfg.timestamp_before_max_ms)
             {
                 return Err(LogError::InvalidTimestamp(h.base_timestamp));
             }
@@ -315,7 +316,13 @@ impl Partition {
                     log_start_offset: start,
                 });
             };
-            (seg.file(), seg.floor_position(offset), seg.size(), hw, start)
+            (
+                seg.file(),
+                seg.floor_position(offset),
+                seg.size(),
+                hw,
+                start,
+            )
         };
         let records = segment::read_batches(&file, floor, end, offset, max_bytes, min_one)
             .map_err(|source| LogError::Io {
@@ -342,8 +349,8 @@ impl Partition {
                 .collect()
         };
         for (file, from, end) in plan {
-            if let Some(found) = scan_for_timestamp(&file, from, end, ts)
-                .map_err(|source| LogError::Io {
+            if let Some(found) =
+                scan_for_timestamp(&file, from, end, ts).map_err(|source| LogError::Io {
                     path: format!("{}-{}", self.topic, self.index),
                     source,
                 })?
@@ -367,18 +374,18 @@ impl Partition {
         let Some((file, end, max)) = best else {
             return Ok(None);
         };
-        scan_for_timestamp(&file, 0, end, max).map_err(|source| {
-            LogError::Io {
-                path: format!("{}-{}", self.topic, self.index),
-                source,
-            }
+        scan_for_timestamp(&file, 0, end, max).map_err(|source| LogError::Io {
+            path: format!("{}-{}", self.topic, self.index),
+            source,
         })
     }
 
     /// Flushes if `flush.ms` has passed since the last flush; called by the background task.
     pub fn flush_if_due(&self, now: i64) -> Result<(), LogError> {
         let mut log = self.lock();
-        if log.unflushed_messages > 0 && now.saturating_sub(log.last_flush_ms) >= log.config.flush_ms {
+        if log.unflushed_messages > 0
+            && now.saturating_sub(log.last_flush_ms) >= log.config.flush_ms
+        {
             let dir = log.dir.clone();
             log.active().flush().map_err(io_err(&dir))?;
             log.unflushed_messages = 0;
@@ -536,7 +543,10 @@ mod tests {
         assert_eq!(p.high_watermark(), 80);
         let r = p.read(33, 1 << 20, true).unwrap();
         assert_eq!(BatchHeader::parse(&r.records).unwrap().base_offset, 32);
-        assert!(matches!(p.read(81, 100, true), Err(LogError::OffsetOutOfRange { .. })));
+        assert!(matches!(
+            p.read(81, 100, true),
+            Err(LogError::OffsetOutOfRange { .. })
+        ));
         // Record i*2+j has timestamp now-100000 + i*10 + j.
         let (off, ts) = p.offset_for_timestamp(now - 100_000 + 75).unwrap().unwrap();
         assert_eq!((off, ts), (16, now - 100_000 + 80));

@@ -23,6 +23,11 @@ pub fn file_stem(base_offset: i64) -> String {
     format!("{base_offset:020}")
 }
 
+/// (relative offset, file position) entries.
+type OffsetIndex = Vec<(u32, u32)>;
+/// (max timestamp so far, relative offset) entries.
+type TimeIndex = Vec<(i64, u32)>;
+
 pub struct Segment {
     pub base_offset: i64,
     stem: PathBuf,
@@ -264,7 +269,7 @@ fn load_indexes(
     index_file: &File,
     time_file: &File,
     log_len: u64,
-) -> io::Result<(Vec<(u32, u32)>, Vec<(i64, u32)>)> {
+) -> io::Result<(OffsetIndex, TimeIndex)> {
     let mut index = Vec::new();
     let ilen = index_file.metadata()?.len();
     if ilen % 8 == 0 && ilen <= 64 << 20 {
@@ -274,7 +279,11 @@ fn load_indexes(
             let rel = u32::from_be_bytes([e[0], e[1], e[2], e[3]]);
             let pos = u32::from_be_bytes([e[4], e[5], e[6], e[7]]);
             // Entries must be increasing and inside the log, or the index is not trusted.
-            if pos as u64 >= log_len || index.last().is_some_and(|l: &(u32, u32)| l.0 >= rel || l.1 >= pos) {
+            if pos as u64 >= log_len
+                || index
+                    .last()
+                    .is_some_and(|l: &(u32, u32)| l.0 >= rel || l.1 >= pos)
+            {
                 index.clear();
                 break;
             }
@@ -488,7 +497,15 @@ mod tests {
         let mut next = 0;
         append_n(&mut seg, 50, &mut next);
         assert_eq!(seg.next_offset, 100);
-        let got = read_batches(&seg.file(), seg.floor_position(41), seg.size(), 41, 1 << 20, true).unwrap();
+        let got = read_batches(
+            &seg.file(),
+            seg.floor_position(41),
+            seg.size(),
+            41,
+            1 << 20,
+            true,
+        )
+        .unwrap();
         let h = BatchHeader::parse(&got).unwrap();
         assert_eq!(h.base_offset, 40);
         let n_batches = got.len() / h.total_len();

@@ -76,11 +76,16 @@ pub struct Frame {
 pub enum Parsed {
     Request(Frame),
     /// ApiVersions at a version newer than ours: answer in v0 with UNSUPPORTED_VERSION (KIP-511).
-    ApiVersionsFallback { correlation_id: i32 },
+    ApiVersionsFallback {
+        correlation_id: i32,
+    },
 }
 
 /// Runs a decode of untrusted bytes: allocation-guarded, and panics turned into errors.
-pub fn guarded_decode<T>(input_len: usize, f: impl FnOnce() -> anyhow::Result<T>) -> Result<T, String> {
+pub fn guarded_decode<T>(
+    input_len: usize,
+    f: impl FnOnce() -> anyhow::Result<T>,
+) -> Result<T, String> {
     match std::panic::catch_unwind(AssertUnwindSafe(|| with_decode_budget(input_len, f))) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(e.to_string()),
@@ -166,7 +171,11 @@ pub fn encode_response<T: Encodable>(
 
 /// The client id for logs.
 pub fn client_id(header: &RequestHeader) -> &str {
-    header.client_id.as_ref().map(StrBytes::as_str).unwrap_or("-")
+    header
+        .client_id
+        .as_ref()
+        .map(StrBytes::as_str)
+        .unwrap_or("-")
 }
 
 #[cfg(test)]
@@ -177,8 +186,19 @@ mod tests {
     fn table_is_within_codec_ranges() {
         for a in SUPPORTED {
             let codec = a.key.valid_versions();
-            let min = if a.key == ApiKey::Produce { codec.min.min(0) } else { a.min };
-            assert!(a.min >= min && a.max <= codec.max, "{:?} {}..{} vs codec {}", a.key, a.min, a.max, codec);
+            let min = if a.key == ApiKey::Produce {
+                codec.min.min(0)
+            } else {
+                a.min
+            };
+            assert!(
+                a.min >= min && a.max <= codec.max,
+                "{:?} {}..{} vs codec {}",
+                a.key,
+                a.min,
+                a.max,
+                codec
+            );
         }
     }
 
@@ -186,17 +206,26 @@ mod tests {
     fn unknown_and_unsupported_are_refused() {
         let mut f = vec![0u8; 12];
         f[0..2].copy_from_slice(&999i16.to_be_bytes());
-        assert!(matches!(parse_frame(Bytes::from(f.clone())), Err(FrameError::UnknownApi(999))));
+        assert!(matches!(
+            parse_frame(Bytes::from(f.clone())),
+            Err(FrameError::UnknownApi(999))
+        ));
         f[0..2].copy_from_slice(&(ApiKey::Metadata as i16).to_be_bytes());
         f[2..4].copy_from_slice(&99i16.to_be_bytes());
-        assert!(matches!(parse_frame(Bytes::from(f.clone())), Err(FrameError::UnsupportedVersion { .. })));
+        assert!(matches!(
+            parse_frame(Bytes::from(f.clone())),
+            Err(FrameError::UnsupportedVersion { .. })
+        ));
         f[0..2].copy_from_slice(&(ApiKey::ApiVersions as i16).to_be_bytes());
         f[4..8].copy_from_slice(&7i32.to_be_bytes());
         assert!(matches!(
             parse_frame(Bytes::from(f)),
             Ok(Parsed::ApiVersionsFallback { correlation_id: 7 })
         ));
-        assert!(matches!(parse_frame(Bytes::from_static(b"abc")), Err(FrameError::Short(3))));
+        assert!(matches!(
+            parse_frame(Bytes::from_static(b"abc")),
+            Err(FrameError::Short(3))
+        ));
     }
 
     #[test]

@@ -39,7 +39,10 @@ pub async fn accept_loop(
     }
     drop(listener);
     let drain = async { while conns.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(10), drain)
+        .await
+        .is_err()
+    {
         tracing::warn!("connections still open after 10s of shutdown; closing them");
         conns.abort_all();
     }

@@ -126,7 +126,12 @@ impl RawClient {
     }
 
     /// Sends a request, returns the decoded response.
-    pub fn call<Req: Encodable, Resp: Decodable>(&mut self, api: ApiKey, version: i16, req: &Req) -> Resp {
+    pub fn call<Req: Encodable, Resp: Decodable>(
+        &mut self,
+        api: ApiKey,
+        version: i16,
+        req: &Req,
+    ) -> Resp {
         self.correlation += 1;
         let mut header = RequestHeader::default();
         header.request_api_key = api as i16;
@@ -140,10 +145,15 @@ impl RawClient {
         req.encode(&mut buf, version).expect("body");
         self.send_frame(&buf).expect("send");
         let mut resp = self.read_frame().expect("response");
-        let h = ResponseHeader::decode(&mut resp, api.response_header_version(version)).expect("resp header");
+        let h = ResponseHeader::decode(&mut resp, api.response_header_version(version))
+            .expect("resp header");
         assert_eq!(h.correlation_id, self.correlation);
         let r = Resp::decode(&mut resp, version).expect("resp body");
-        assert_eq!(resp.remaining(), 0, "trailing bytes in {api:?} v{version} response");
+        assert_eq!(
+            resp.remaining(),
+            0,
+            "trailing bytes in {api:?} v{version} response"
+        );
         r
     }
 
