@@ -34,6 +34,7 @@ GROUP_PROTOCOL=""
 BUILD_ONLY=0
 LIST_ONLY=0
 BROKER_CHECK=1
+MOCK_BROKERS=0
 EXTRA_CONF=()
 EXTRA_ARGS=()
 
@@ -77,6 +78,9 @@ Running:
                            also enforces each sub-test's own timeout
   --results DIR            where logs go (default \$CACHE/results/<timestamp>)
   --no-broker-check        do not check that the bootstrap address accepts TCP
+  --mock-broker N          instead of --bootstrap, start librdkafka's own mock
+                           cluster with N brokers and test against it: a
+                           self-test of this harness and a baseline, not Weir
   --build-only             fetch + build the suite, then exit
   -h, --help               this text
 
@@ -120,12 +124,15 @@ while [ $# -gt 0 ]; do
         --results) RESULTS="${2:?}"; shift 2 ;;
         --results=*) RESULTS="${1#*=}"; shift ;;
         --no-broker-check) BROKER_CHECK=0; shift ;;
+        --mock-broker) MOCK_BROKERS="${2:?}"; shift 2 ;;
+        --mock-broker=*) MOCK_BROKERS="${1#*=}"; shift ;;
         --build-only) BUILD_ONLY=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
 done
 
+case "$MOCK_BROKERS" in ''|*[!0-9]*) die "--mock-broker wants a broker count" ;; esac
 case "$TIMEOUT" in ''|*[!0-9]*) die "--timeout wants whole seconds" ;; esac
 
 WORK="$CACHE/librdkafka-$RDK_VER"
@@ -315,6 +322,63 @@ if [ -z "$SELECTED" ]; then
 fi
 
 # ---------------------------------------------------------------------------
+# Optional: librdkafka's built-in mock cluster as the broker (--mock-broker)
+# ---------------------------------------------------------------------------
+
+MOCK_PID=""
+cleanup_mock() {
+    if [ -n "$MOCK_PID" ]; then
+        kill "$MOCK_PID" 2>/dev/null || true
+        wait "$MOCK_PID" 2>/dev/null || true
+    fi
+}
+if [ "$MOCK_BROKERS" -gt 0 ]; then
+    MOCK_BIN="$WORK/weir-mock-broker"
+    if [ ! -x "$MOCK_BIN" ]; then
+        cat >"$WORK/weir-mock-broker.c" <<'EOC'
+/* Starts librdkafka's mock cluster, prints its bootstrap list, then idles. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include "rdkafka.h"
+#include "rdkafka_mock.h"
+int main(int argc, char **argv) {
+        char errstr[256];
+        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(),
+                                      errstr, sizeof(errstr));
+        rd_kafka_mock_cluster_t *mc;
+        if (!rk) {
+                fprintf(stderr, "%s\n", errstr);
+                return 1;
+        }
+        mc = rd_kafka_mock_cluster_new(rk, argc > 1 ? atoi(argv[1]) : 1);
+        if (!mc)
+                return 1;
+        printf("%s\n", rd_kafka_mock_cluster_bootstraps(mc));
+        fflush(stdout);
+        for (;;)
+                pause();
+}
+EOC
+        gcc -O1 -I"$SRC/src" "$WORK/weir-mock-broker.c" -o "$MOCK_BIN" \
+            -L"$SRC/src" -lrdkafka || die "could not build the mock broker"
+    fi
+    mkdir -p "$WORK/tmp"
+    mock_out="$(mktemp "$WORK/tmp/mock.XXXXXX")"
+    LD_LIBRARY_PATH="$SRC/src" "$MOCK_BIN" "$MOCK_BROKERS" >"$mock_out" 2>/dev/null &
+    MOCK_PID=$!
+    trap cleanup_mock EXIT
+    for _ in $(seq 50); do
+        [ -s "$mock_out" ] && break
+        sleep 0.1
+    done
+    BOOTSTRAP="$(head -n1 "$mock_out")"
+    rm -f "$mock_out"
+    case "$BOOTSTRAP" in *:[0-9]*) ;; *) die "mock broker did not start" ;; esac
+    log "mock cluster ($MOCK_BROKERS broker(s)) at $BOOTSTRAP, pid $MOCK_PID"
+fi
+
+# ---------------------------------------------------------------------------
 # Results dir + test.conf
 # ---------------------------------------------------------------------------
 
@@ -363,7 +427,7 @@ fi
 } | tee "$RESULTS/run-info.txt" >&2
 
 if [ "$BROKER_CHECK" = 1 ] && [ "$LOCAL_MODE" != only ]; then
-    host="${BOOTSTRAP%,*}"; host="${host##*://}"
+    host="${BOOTSTRAP%%,*}"; host="${host##*://}"
     port="${host##*:}"; host="${host%:*}"; host="${host#[}"; host="${host%]}"
     if ! timeout 5 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null; then
         die "no broker accepting connections at $BOOTSTRAP (use --local-only for broker-less tests, or --no-broker-check)"
@@ -391,6 +455,11 @@ summary_rows() {
     ' "$1"
 }
 
+# test-runner prints its summary table on stdout; line-buffer it so the table
+# survives an abort() (the suite aborts when a failed test leaks threads).
+STDBUF=""
+command -v stdbuf >/dev/null && STDBUF="stdbuf -oL -eL"
+
 PASSED=0
 FAILED=0
 SKIPPED=0
@@ -410,7 +479,7 @@ for entry in $SELECTED; do
     log "running $num ..."
     t0=$SECONDS
     set +e
-    (cd "$TDIR" && TESTS="$num" timeout -k 15 "$tmo" ./test-runner "${RUNNER_ARGS[@]}") \
+    (cd "$TDIR" && TESTS="$num" timeout -k 15 "$tmo" $STDBUF ./test-runner "${RUNNER_ARGS[@]}") \
         </dev/null 2>&1 | strip_ansi >"$logf"
     rc=${PIPESTATUS[0]}
     set -e
@@ -420,7 +489,10 @@ for entry in $SELECTED; do
     rows="$(summary_rows "$logf")"
     npass="$(printf '%s\n' "$rows" | grep -c '^PASSED' || true)"
     nfail="$(printf '%s\n' "$rows" | grep -cE '^(FAILED|RUNNING)' || true)"
-    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+    # timeout(1) gives 124, or 137 if it had to SIGKILL. test-runner itself
+    # also SIGKILLs itself (137) when a sub-test exceeds its own timeout; that
+    # case has a summary table and is handled below.
+    if [ "$rc" = 124 ] || { [ "$rc" = 137 ] && [ "$dur" -ge "$tmo" ]; }; then
         reason="timed out after ${tmo}s"
         running="$(grep -o 'test(s) running:.*' "$logf" | tail -n1 | sed 's/test(s) running: *//')"
         [ -n "$running" ] && reason="$reason (still running: $running)"
@@ -444,9 +516,14 @@ for entry in $SELECTED; do
         fi
         line="SKIP $num $why"
     else
-        why="$(printf '%s\n' "$rows" | awk -F'\t' '$1 == "FAILED" || $1 == "RUNNING" { print $2 ": " ($3 != "" ? $3 : $1); exit }')"
+        why="$(printf '%s\n' "$rows" | awk -F'\t' '($1 == "FAILED" || $1 == "RUNNING") && $3 != "" { print $2 ": " $3; exit }')"
         if [ -z "$why" ]; then
-            why="$(grep -m1 -A1 -E '^### Test .* failed' "$logf" | tail -n1)"
+            # No summary table or no reason in it (test-runner aborted, or a
+            # sub-test hit its own timeout): use the first failure banner,
+            # '### Test "NAME (...)" failed at ...', and the line after it.
+            why="$(awk '/^### Test ".*" failed at / && !/^### Test "<MAIN>"/ {
+                        n = $0; sub(/^### Test "/, "", n); sub(/[ "].*/, "", n)
+                        if ((getline l) > 0) print n ": " l; else print n; exit }' "$logf")"
         fi
         if [ -z "$why" ]; then
             if [ "$rc" -gt 128 ]; then
@@ -459,7 +536,10 @@ for entry in $SELECTED; do
         fi
         line="FAIL $num $why"
     fi
-    line="$(printf '%s' "$line" | tr -s ' \t' ' ' | cut -c1-200)"
+    # Keep the line short: the start names the sub-test, the end says what broke.
+    line="$(printf '%s' "$line" | tr -s ' \t' ' ' | awk '{
+        if (length($0) > 230) $0 = substr($0, 1, 80) " ... " substr($0, length($0) - 144)
+        print }')"
     case "$line" in
         PASS*) PASSED=$((PASSED + 1)) ;;
         SKIP*) SKIPPED=$((SKIPPED + 1)) ;;

@@ -157,12 +157,33 @@ impl Config {
                 .map_err(|_| invalid("node.id", &v, "not an int"))?,
             None => num("broker.id", 1)? as i32,
         };
-        let listeners = Listener::parse_list(
+        // A combined KRaft server.properties also lists the controller listener; Weir has no
+        // separate controller quorum, so those listeners are not opened or advertised.
+        let controller_names: Vec<String> = get("controller.listener.names")
+            .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
+            .unwrap_or_default();
+        let not_controller = |l: &Listener| !controller_names.contains(&l.name);
+        let listeners: Vec<Listener> = Listener::parse_list(
             "listeners",
             &get("listeners").unwrap_or_else(|| "PLAINTEXT://0.0.0.0:9092".into()),
-        )?;
+        )?
+        .into_iter()
+        .filter(not_controller)
+        .collect();
+        if listeners.is_empty() {
+            return Err(invalid(
+                "listeners",
+                &get("listeners").unwrap_or_default(),
+                "only controller listeners are given",
+            ));
+        }
         let advertised_listeners = match get("advertised.listeners") {
-            Some(v) => Some(Listener::parse_list("advertised.listeners", &v)?),
+            Some(v) => Some(
+                Listener::parse_list("advertised.listeners", &v)?
+                    .into_iter()
+                    .filter(not_controller)
+                    .collect(),
+            ),
             None => None,
         };
         let log_dir = get("log.dirs")
@@ -362,6 +383,19 @@ mod tests {
         assert!(e.to_string().contains("num.partitions"));
         let e = Config::from_props(props(&[("listeners", "nonsense")])).unwrap_err();
         assert!(e.to_string().contains("listeners"));
+    }
+
+    #[test]
+    fn controller_listeners_of_a_combined_kraft_config_are_skipped() {
+        let c = Config::from_props(props(&[
+            ("listeners", "PLAINTEXT://:9092,CONTROLLER://:9093"),
+            ("advertised.listeners", "PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093"),
+            ("controller.listener.names", "CONTROLLER"),
+        ]))
+        .unwrap();
+        assert_eq!(c.listeners.len(), 1);
+        assert_eq!(c.listeners[0].host, "");
+        assert_eq!(c.advertised_listeners.unwrap().len(), 1);
     }
 
     #[test]
