@@ -271,3 +271,122 @@ fn metadata_auto_creation_follows_the_settings() {
     let e = &r.topics[0].partitions[0];
     assert_eq!((e.error_code, e.leader_epoch, e.end_offset), (0, 0, 0));
 }
+
+#[test]
+fn configs_are_altered_and_records_deleted() {
+    let broker = TestBroker::start();
+    let a = admin(&broker.bootstrap());
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let t = NewTopic::new("alter", 1, TopicReplication::Fixed(1)).set("retention.ms", "1000");
+    block(a.create_topics([&t], &opts)).unwrap()[0]
+        .as_ref()
+        .unwrap();
+
+    // AlterConfigs replaces the whole override set.
+    let alter = rdkafka::admin::AlterConfig::new(ResourceSpecifier::Topic("alter"))
+        .set("segment.bytes", "2097152");
+    let r = block(a.alter_configs([&alter], &opts)).unwrap();
+    assert!(r[0].is_ok(), "{:?}", r[0]);
+    let cfgs = block(a.describe_configs([&ResourceSpecifier::Topic("alter")], &opts)).unwrap();
+    let c = cfgs[0].as_ref().unwrap();
+    assert_eq!(
+        c.get("segment.bytes").unwrap().value.as_deref(),
+        Some("2097152")
+    );
+    assert_eq!(
+        c.get("retention.ms").unwrap().source,
+        rdkafka::admin::ConfigSource::Default
+    );
+    // The rdkafka crate drops per-resource errors, so the refusal is checked on the wire.
+    let mut c = RawClient::connect(broker.addr());
+    let mut bad = alter_configs_request::AlterableConfig::default();
+    bad.name = StrBytes::from_static_str("retention.ms");
+    bad.value = Some(StrBytes::from_static_str("x"));
+    let mut res = alter_configs_request::AlterConfigsResource::default();
+    res.resource_type = 2;
+    res.resource_name = StrBytes::from_static_str("alter");
+    res.configs = vec![bad];
+    let r: AlterConfigsResponse = c.call(
+        ApiKey::AlterConfigs,
+        2,
+        &AlterConfigsRequest::default().with_resources(vec![res]),
+    );
+    assert_eq!(r.responses[0].error_code, 40, "INVALID_CONFIG");
+
+    // IncrementalAlterConfigs: SET, APPEND on a list, DELETE.
+    let op = |name: &str, op: i8, value: Option<&str>| {
+        let mut x = incremental_alter_configs_request::AlterableConfig::default();
+        x.name = StrBytes::from_string(name.into());
+        x.config_operation = op;
+        x.value = value.map(|v| StrBytes::from_string(v.into()));
+        x
+    };
+    let mut res = incremental_alter_configs_request::AlterConfigsResource::default();
+    res.resource_type = 2;
+    res.resource_name = StrBytes::from_static_str("alter");
+    res.configs = vec![
+        op("retention.ms", 0, Some("5000")),
+        op("cleanup.policy", 2, Some("compact")),
+        op("segment.bytes", 1, None),
+    ];
+    let r: IncrementalAlterConfigsResponse = c.call(
+        ApiKey::IncrementalAlterConfigs,
+        1,
+        &IncrementalAlterConfigsRequest::default().with_resources(vec![res]),
+    );
+    assert_eq!(
+        r.responses[0].error_code, 0,
+        "{:?}",
+        r.responses[0].error_message
+    );
+    let cfgs = block(a.describe_configs([&ResourceSpecifier::Topic("alter")], &opts)).unwrap();
+    let cf = cfgs[0].as_ref().unwrap();
+    assert_eq!(
+        cf.get("retention.ms").unwrap().value.as_deref(),
+        Some("5000")
+    );
+    assert_eq!(
+        cf.get("cleanup.policy").unwrap().value.as_deref(),
+        Some("delete,compact")
+    );
+    assert_eq!(
+        cf.get("segment.bytes").unwrap().value.as_deref(),
+        Some("1073741824")
+    );
+
+    // DeleteRecords moves the low watermark; earlier offsets are then out of range.
+    let producer: rdkafka::producer::BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .create()
+        .unwrap();
+    for i in 0..10 {
+        producer
+            .send(rdkafka::producer::BaseRecord::<(), str>::to("alter").payload(&format!("{i}")))
+            .unwrap();
+    }
+    rdkafka::producer::Producer::flush(&producer, Duration::from_secs(10)).unwrap();
+    let mut p = delete_records_request::DeleteRecordsPartition::default();
+    p.partition_index = 0;
+    p.offset = 4;
+    let mut t = delete_records_request::DeleteRecordsTopic::default();
+    t.name = TopicName(StrBytes::from_static_str("alter"));
+    t.partitions = vec![p];
+    let r: DeleteRecordsResponse = c.call(
+        ApiKey::DeleteRecords,
+        2,
+        &DeleteRecordsRequest::default()
+            .with_topics(vec![t])
+            .with_timeout_ms(5000),
+    );
+    assert_eq!(r.topics[0].partitions[0].error_code, 0);
+    assert_eq!(r.topics[0].partitions[0].low_watermark, 4);
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("group.id", "x")
+        .create()
+        .unwrap();
+    let (lo, hi) = consumer
+        .fetch_watermarks("alter", 0, Duration::from_secs(10))
+        .unwrap();
+    assert_eq!((lo, hi), (4, 10));
+}

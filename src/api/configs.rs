@@ -171,3 +171,207 @@ pub async fn handle_describe(
     resp.results = results;
     resp
 }
+
+/// What an alter request does to one resource's overrides.
+enum Change {
+    /// AlterConfigs: the given set replaces every override.
+    Replace(Vec<(String, Option<String>)>),
+    /// IncrementalAlterConfigs: (name, operation, value); 0 SET, 1 DELETE, 2 APPEND, 3 SUBTRACT.
+    Incremental(Vec<(String, i8, Option<String>)>),
+}
+
+fn list_items(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Applies a change to a topic's overrides; Err is (code, message).
+fn alter_topic(
+    state: &BrokerState,
+    name: &str,
+    change: Change,
+    validate_only: bool,
+) -> Result<(), (i16, String)> {
+    let topic = state.cluster.topic(name).ok_or((
+        code::UNKNOWN_TOPIC_OR_PARTITION,
+        format!("Topic {name} does not exist"),
+    ))?;
+    let mut configs = match change {
+        Change::Replace(_) => Default::default(),
+        Change::Incremental(_) => topic.meta.configs.clone(),
+    };
+    let invalid = |m: String| (code::INVALID_CONFIG, m);
+    match change {
+        Change::Replace(items) => {
+            for (k, v) in items {
+                let v = v.ok_or_else(|| {
+                    (
+                        code::INVALID_REQUEST,
+                        format!("Null value not supported for : {k}"),
+                    )
+                })?;
+                configs.insert(k, v);
+            }
+        }
+        Change::Incremental(items) => {
+            for (k, op, v) in items {
+                let def = catalog::topic_config(&k)
+                    .ok_or_else(|| invalid(format!("Unknown topic config name: {k}")))?;
+                match op {
+                    0 => {
+                        let v = v.ok_or_else(|| {
+                            (
+                                code::INVALID_REQUEST,
+                                format!("Null value not supported for : {k}"),
+                            )
+                        })?;
+                        configs.insert(k, v);
+                    }
+                    1 => {
+                        configs.remove(&k);
+                    }
+                    2 | 3 => {
+                        if def.config_type != catalog::ConfigType::List {
+                            return Err((
+                                code::INVALID_REQUEST,
+                                format!("Config value append is not allowed for config key: {k}"),
+                            ));
+                        }
+                        let current =
+                            resolved_topic_value(state.cluster.broker_props(), &k, &configs)
+                                .ok()
+                                .and_then(|r| r.value)
+                                .unwrap_or_default();
+                        let mut items = list_items(&current);
+                        for x in list_items(v.as_deref().unwrap_or("")) {
+                            if op == 2 && !items.contains(&x) {
+                                items.push(x);
+                            } else if op == 3 {
+                                items.retain(|i| *i != x);
+                            }
+                        }
+                        configs.insert(k, items.join(","));
+                    }
+                    other => {
+                        return Err((
+                            code::INVALID_REQUEST,
+                            format!("Unknown config operation {other}"),
+                        ))
+                    }
+                }
+            }
+        }
+    }
+    for (k, v) in &configs {
+        if catalog::topic_config(k).is_none() {
+            return Err(invalid(format!("Unknown topic config name: {k}")));
+        }
+        catalog::validate_topic_value(k, v).map_err(invalid)?;
+    }
+    if validate_only {
+        return Ok(());
+    }
+    state
+        .cluster
+        .set_topic_configs(name, configs)
+        .map_err(|e| (e.code(), e.to_string()))
+}
+
+fn alter_resource(
+    state: &BrokerState,
+    resource_type: i8,
+    name: &str,
+    change: Change,
+    validate_only: bool,
+) -> (i16, Option<String>) {
+    let result = match resource_type {
+        TOPIC => alter_topic(state, name, change, validate_only),
+        BROKER | BROKER_LOGGER => Err((
+            code::INVALID_REQUEST,
+            "Weir does not support changing broker configs at runtime; set them at startup".into(),
+        )),
+        other => Err((
+            code::INVALID_REQUEST,
+            format!("Unsupported resource type {other}"),
+        )),
+    };
+    match result {
+        Ok(()) => (code::NONE, None),
+        Err((c, m)) => (c, Some(m)),
+    }
+}
+
+pub async fn handle_alter(
+    state: &BrokerState,
+    req: kafka_protocol::messages::AlterConfigsRequest,
+    _version: i16,
+) -> kafka_protocol::messages::AlterConfigsResponse {
+    use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
+    let mut resp = kafka_protocol::messages::AlterConfigsResponse::default();
+    for res in req.resources {
+        let change = Change::Replace(
+            res.configs
+                .into_iter()
+                .map(|c| {
+                    (
+                        c.name.as_str().to_string(),
+                        c.value.map(|v| v.as_str().to_string()),
+                    )
+                })
+                .collect(),
+        );
+        let (error, msg) = alter_resource(
+            state,
+            res.resource_type,
+            res.resource_name.as_str(),
+            change,
+            req.validate_only,
+        );
+        let mut r = AlterConfigsResourceResponse::default();
+        r.error_code = error;
+        r.error_message = msg.map(str);
+        r.resource_type = res.resource_type;
+        r.resource_name = res.resource_name;
+        resp.responses.push(r);
+    }
+    resp
+}
+
+pub async fn handle_incremental_alter(
+    state: &BrokerState,
+    req: kafka_protocol::messages::IncrementalAlterConfigsRequest,
+    _version: i16,
+) -> kafka_protocol::messages::IncrementalAlterConfigsResponse {
+    use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
+    let mut resp = kafka_protocol::messages::IncrementalAlterConfigsResponse::default();
+    for res in req.resources {
+        let change = Change::Incremental(
+            res.configs
+                .into_iter()
+                .map(|c| {
+                    (
+                        c.name.as_str().to_string(),
+                        c.config_operation,
+                        c.value.map(|v| v.as_str().to_string()),
+                    )
+                })
+                .collect(),
+        );
+        let (error, msg) = alter_resource(
+            state,
+            res.resource_type,
+            res.resource_name.as_str(),
+            change,
+            req.validate_only,
+        );
+        let mut r = AlterConfigsResourceResponse::default();
+        r.error_code = error;
+        r.error_message = msg.map(str);
+        r.resource_type = res.resource_type;
+        r.resource_name = res.resource_name;
+        resp.responses.push(r);
+    }
+    resp
+}

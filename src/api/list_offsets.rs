@@ -140,3 +140,43 @@ pub async fn handle_offset_for_leader_epoch(
     resp.topics = topics;
     resp
 }
+
+/// DeleteRecords: move each partition's log start offset forward.
+pub async fn handle_delete_records(
+    state: &BrokerState,
+    req: kafka_protocol::messages::DeleteRecordsRequest,
+    _version: i16,
+) -> kafka_protocol::messages::DeleteRecordsResponse {
+    use kafka_protocol::messages::delete_records_response::{
+        DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
+    };
+    let mut resp = kafka_protocol::messages::DeleteRecordsResponse::default();
+    for t in req.topics {
+        let topic = state.cluster.topic(t.name.0.as_str());
+        let mut tr = DeleteRecordsTopicResult::default();
+        for rp in t.partitions {
+            let mut r = DeleteRecordsPartitionResult::default();
+            r.partition_index = rp.partition_index;
+            r.low_watermark = -1;
+            let p = topic.as_ref().and_then(|t| {
+                usize::try_from(rp.partition_index)
+                    .ok()
+                    .and_then(|i| t.partitions.get(i).cloned())
+            });
+            match p {
+                None => r.error_code = code::UNKNOWN_TOPIC_OR_PARTITION,
+                Some(p) => match p.delete_records_before(rp.offset) {
+                    Ok(low) => {
+                        r.error_code = code::NONE;
+                        r.low_watermark = low;
+                    }
+                    Err(e) => r.error_code = e.code(),
+                },
+            }
+            tr.partitions.push(r);
+        }
+        tr.name = t.name;
+        resp.topics.push(tr);
+    }
+    resp
+}

@@ -112,6 +112,9 @@ pub async fn dispatch(state: &BrokerState, frame: Frame) -> Result<Option<Bytes>
         CreatePartitions => topics::handle_create_partitions,
         DescribeTopicPartitions => topics::handle_describe_partitions,
         DescribeConfigs => configs::handle_describe,
+        AlterConfigs => configs::handle_alter,
+        IncrementalAlterConfigs => configs::handle_incremental_alter,
+        DeleteRecords => list_offsets::handle_delete_records,
         DescribeCluster => log_dirs::handle_describe_cluster,
         DescribeLogDirs => log_dirs::handle_describe_log_dirs,
     )

@@ -389,7 +389,10 @@ mod tests {
     fn controller_listeners_of_a_combined_kraft_config_are_skipped() {
         let c = Config::from_props(props(&[
             ("listeners", "PLAINTEXT://:9092,CONTROLLER://:9093"),
-            ("advertised.listeners", "PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093"),
+            (
+                "advertised.listeners",
+                "PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093",
+            ),
             ("controller.listener.names", "CONTROLLER"),
         ]))
         .unwrap();

@@ -136,6 +136,12 @@ impl Log {
         if let Some((&base, _)) = self.segments.first_key_value() {
             self.log_start_offset = self.log_start_offset.max(base);
         }
+        if let Err(e) = write_log_start(&self.dir, self.log_start_offset) {
+            tracing::warn!(
+                "could not record log start offset in {}: {e}",
+                self.dir.display()
+            );
+        }
     }
 }
 
@@ -178,7 +184,15 @@ impl Partition {
         if segments.is_empty() {
             segments.insert(0, Segment::create(dir, 0).map_err(io_err(dir))?);
         }
-        let log_start_offset = segments.keys().next().copied().unwrap_or(0);
+        let first_base = segments.keys().next().copied().unwrap_or(0);
+        let end = segments
+            .values()
+            .next_back()
+            .map(|s| s.next_offset)
+            .unwrap_or(0);
+        let log_start_offset = read_log_start(dir)
+            .unwrap_or(0)
+            .clamp(first_base, end.max(first_base));
         write_epoch_checkpoint(dir).map_err(io_err(dir))?;
         let log = Log {
             dir: dir.to_path_buf(),
@@ -448,6 +462,35 @@ impl Partition {
         Ok(deleted)
     }
 
+    /// DeleteRecords: moves the log start offset forward to `offset` (-1: the high watermark)
+    /// and drops segments wholly below it. Returns the new log start offset.
+    pub fn delete_records_before(&self, offset: i64) -> Result<i64, LogError> {
+        let hw = self.high_watermark();
+        let target = if offset == -1 { hw } else { offset };
+        let mut log = self.lock();
+        if target < 0 || target > hw {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                start: log.log_start_offset,
+                end: hw,
+            });
+        }
+        if target <= log.log_start_offset {
+            return Ok(log.log_start_offset);
+        }
+        log.log_start_offset = target;
+        let dir = log.dir.clone();
+        write_log_start(&dir, target).map_err(io_err(&dir))?;
+        while log.segments.len() > 1 {
+            let second = log.segments.keys().nth(1).copied().unwrap_or(i64::MAX);
+            if second > target {
+                break;
+            }
+            log.delete_oldest();
+        }
+        Ok(log.log_start_offset)
+    }
+
     /// Removes the partition directory (topic deletion).
     pub fn delete_dir(&self) {
         let log = self.lock();
@@ -514,6 +557,22 @@ fn record_timestamps(batch: Bytes) -> Vec<(i64, i64)> {
     }
 }
 
+const LOG_START_FILE: &str = "log-start-offset";
+
+fn read_log_start(dir: &Path) -> Option<i64> {
+    fs::read_to_string(dir.join(LOG_START_FILE))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn write_log_start(dir: &Path, offset: i64) -> io::Result<()> {
+    let tmp = dir.join(format!("{LOG_START_FILE}.tmp"));
+    fs::write(&tmp, format!("{offset}\n"))?;
+    fs::rename(tmp, dir.join(LOG_START_FILE))
+}
+
 fn write_epoch_checkpoint(dir: &Path) -> io::Result<()> {
     let path = dir.join("leader-epoch-checkpoint");
     if !path.exists() {
@@ -565,5 +624,30 @@ mod tests {
         let p = Partition::open(dir.path(), "t", 0, LogConfig::default(), true).unwrap();
         assert_eq!(p.log_end_offset(), 80);
         assert_eq!(p.append(&batch(1, now)).unwrap().base_offset, 80);
+    }
+
+    #[test]
+    fn delete_records_moves_the_log_start_durably() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LogConfig {
+            segment_bytes: 2000,
+            ..LogConfig::default()
+        };
+        let p = Partition::open(dir.path(), "t", 0, cfg.clone(), true).unwrap();
+        for _ in 0..40 {
+            p.append(&batch(2, now_ms())).unwrap();
+        }
+        assert_eq!(p.delete_records_before(33).unwrap(), 33);
+        assert!(matches!(
+            p.read(32, 100, true),
+            Err(LogError::OffsetOutOfRange { .. })
+        ));
+        let r = p.read(33, 1 << 20, true).unwrap();
+        assert_eq!(BatchHeader::parse(&r.records).unwrap().base_offset, 32);
+        assert!(p.delete_records_before(81).is_err());
+        drop(p);
+        let p = Partition::open(dir.path(), "t", 0, cfg, true).unwrap();
+        assert_eq!(p.log_start_offset(), 33);
+        assert_eq!(p.delete_records_before(-1).unwrap(), 80);
     }
 }
