@@ -7,6 +7,7 @@ use kafka_protocol::messages::produce_response::{
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use crate::broker::BrokerState;
+use crate::log::batch::BatchError;
 use crate::log::LogError;
 
 use super::{code, str};
@@ -70,11 +71,17 @@ pub async fn handle(state: &BrokerState, req: ProduceRequest, _version: i16) -> 
                         _ => tracing::info!("rejected produce to {}-{}: {msg}", p.topic, p.index),
                     }
                     let mut r = partition_error(pd.index, e.code(), Some(msg.clone()));
-                    if e.code() == code::INVALID_RECORD {
-                        let mut be = BatchIndexAndErrorMessage::default();
-                        be.batch_index = 0;
-                        be.batch_index_error_message = Some(str(msg));
-                        r.record_errors = vec![be];
+                    // Kafka lists the offending records by their index in the batch.
+                    if let LogError::Batch(BatchError::InvalidRecords { indexes, .. }) = &e {
+                        r.record_errors = indexes
+                            .iter()
+                            .map(|i| {
+                                let mut be = BatchIndexAndErrorMessage::default();
+                                be.batch_index = *i;
+                                be.batch_index_error_message = None;
+                                be
+                            })
+                            .collect();
                     }
                     parts.push(r);
                 }

@@ -118,6 +118,9 @@ pub enum BatchError {
     Invalid(String),
     #[error("unsupported record batch magic {0}")]
     UnsupportedMagic(i8),
+    /// Some records are invalid; `indexes` are their positions in the batch.
+    #[error("{message}")]
+    InvalidRecords { message: String, indexes: Vec<i32> },
 }
 
 impl BatchError {
@@ -126,7 +129,7 @@ impl BatchError {
         match self {
             BatchError::Corrupt(_) => 2,
             BatchError::TooLarge { .. } => 10,
-            BatchError::Invalid(_) => 87,
+            BatchError::Invalid(_) | BatchError::InvalidRecords { .. } => 87,
             BatchError::UnsupportedMagic(_) => 43,
         }
     }
@@ -205,6 +208,24 @@ pub fn validate_produce(
         ));
     }
     Ok(h)
+}
+
+/// Indexes of records without a key, for compacted topics. Decodes (and decompresses) the
+/// batch, so it runs only where Kafka also looks inside: topics with `cleanup.policy=compact`.
+pub fn keyless_records(b: &[u8]) -> Result<Vec<i32>, BatchError> {
+    let len = b.len();
+    let mut bytes = bytes::Bytes::copy_from_slice(b);
+    let set = crate::protocol::guarded_decode(len, move || {
+        kafka_protocol::records::RecordBatchDecoder::decode(&mut bytes)
+    })
+    .map_err(|e| BatchError::Corrupt(format!("records cannot be decoded: {e}")))?;
+    Ok(set
+        .records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.key.is_none())
+        .map(|(i, _)| i as i32)
+        .collect())
 }
 
 /// Assigns the batch its place in the log. LogAppendTime rewrites the timestamp type and max

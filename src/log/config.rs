@@ -19,6 +19,8 @@ pub struct LogConfig {
     pub timestamp_before_max_ms: i64,
     pub timestamp_after_max_ms: i64,
     pub delete_enabled: bool,
+    /// `cleanup.policy` includes `compact`: every record must carry a key.
+    pub compact: bool,
 }
 
 impl LogConfig {
@@ -56,6 +58,9 @@ impl LogConfig {
             delete_enabled: get("cleanup.policy")?
                 .split(',')
                 .any(|p| p.trim() == "delete"),
+            compact: get("cleanup.policy")?
+                .split(',')
+                .any(|p| p.trim() == "compact"),
         })
     }
 }
@@ -75,6 +80,7 @@ impl Default for LogConfig {
             timestamp_before_max_ms: i64::MAX,
             timestamp_after_max_ms: i64::MAX,
             delete_enabled: true,
+            compact: false,
         }
     }
 }

@@ -228,8 +228,23 @@ impl Partition {
 
     /// Validates, patches and appends one produced batch.
     pub fn append(&self, records: &[u8]) -> Result<AppendInfo, LogError> {
-        let max = self.lock().config.max_message_bytes;
+        let (max, compact) = {
+            let log = self.lock();
+            (log.config.max_message_bytes, log.config.compact)
+        };
         let mut h = batch::validate_produce(records, max)?;
+        if compact {
+            let keyless = batch::keyless_records(records)?;
+            if !keyless.is_empty() {
+                return Err(LogError::Batch(BatchError::InvalidRecords {
+                    message: format!(
+                        "Compacted topic cannot accept message without key in topic partition {}-{}.",
+                        self.topic, self.index
+                    ),
+                    indexes: keyless,
+                }));
+            }
+        }
         let mut buf = BytesMut::from(records);
         let mut log = self.lock();
         let cfg = log.config.clone();
@@ -624,6 +639,56 @@ mod tests {
         let p = Partition::open(dir.path(), "t", 0, LogConfig::default(), true).unwrap();
         assert_eq!(p.log_end_offset(), 80);
         assert_eq!(p.append(&batch(1, now)).unwrap().base_offset, 80);
+    }
+
+    #[test]
+    fn compacted_topics_refuse_keyless_records_by_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LogConfig {
+            compact: true,
+            ..LogConfig::default()
+        };
+        let p = Partition::open(dir.path(), "t", 0, cfg, true).unwrap();
+        // batch() keys every record: accepted.
+        assert!(p.append(&batch(3, now_ms())).is_ok());
+        let keyless = {
+            use kafka_protocol::records::*;
+            let recs: Vec<Record> = (0..3)
+                .map(|i| Record {
+                    transactional: false,
+                    control: false,
+                    delete_horizon: false,
+                    partition_leader_epoch: 0,
+                    producer_id: -1,
+                    producer_epoch: -1,
+                    timestamp_type: TimestampType::Creation,
+                    offset: i,
+                    sequence: i as i32 - 1,
+                    timestamp: now_ms(),
+                    key: (i != 1).then(|| Bytes::from_static(b"k")),
+                    value: None,
+                    headers: Default::default(),
+                })
+                .collect();
+            let mut b = BytesMut::new();
+            RecordBatchEncoder::encode(
+                &mut b,
+                &recs,
+                &RecordEncodeOptions {
+                    version: 2,
+                    compression: Compression::Gzip,
+                },
+            )
+            .unwrap();
+            b
+        };
+        match p.append(&keyless) {
+            Err(LogError::Batch(BatchError::InvalidRecords { indexes, .. })) => {
+                assert_eq!(indexes, vec![1])
+            }
+            other => panic!("expected INVALID_RECORD, got {other:?}"),
+        }
+        assert_eq!(p.log_end_offset(), 3);
     }
 
     #[test]
