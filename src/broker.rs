@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use crate::api::fetch_session::FetchSessionCache;
 use crate::cluster::{Cluster, TopicError};
 use crate::config::{Config, Listener};
+use crate::group::GroupCoordinator;
 use crate::log::segment::now_ms;
 
 /// What every request handler can reach.
@@ -21,6 +22,7 @@ pub struct BrokerState {
     /// Listeners as clients should dial them (advertised, with ephemeral ports resolved).
     pub advertised: Vec<Listener>,
     pub fetch_sessions: Mutex<FetchSessionCache>,
+    pub groups: GroupCoordinator,
     pub connections_max_idle_ms: u64,
 }
 
@@ -51,9 +53,14 @@ impl Broker {
         let started = Instant::now();
         let data_dir = config.log_dir.clone();
         let cfg = config.clone();
-        let cluster = tokio::task::spawn_blocking(move || Cluster::open(&cfg))
-            .await
-            .map_err(|e| StartError::Storage(TopicError::Storage(e.to_string())))??;
+        let (cluster, groups) = tokio::task::spawn_blocking(move || {
+            let cluster = Cluster::open(&cfg)?;
+            let groups = GroupCoordinator::new(&cfg);
+            groups.load(&cluster);
+            Ok::<_, TopicError>((cluster, groups))
+        })
+        .await
+        .map_err(|e| StartError::Storage(TopicError::Storage(e.to_string())))??;
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
         for l in &config.listeners {
@@ -85,6 +92,7 @@ impl Broker {
             fetch_sessions: Mutex::new(FetchSessionCache::new(config.fetch_session_cache_slots)),
             config,
             cluster,
+            groups,
             advertised,
             connections_max_idle_ms: idle,
         });
@@ -97,6 +105,10 @@ impl Broker {
                 rx.clone(),
             )));
         }
+        tasks.push(tokio::spawn(GroupCoordinator::run_timers(
+            state.clone(),
+            rx.clone(),
+        )));
         tasks.push(tokio::spawn(maintenance(state.clone(), rx)));
         let shown: Vec<String> = state
             .config

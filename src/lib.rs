@@ -8,6 +8,7 @@ pub mod api;
 pub mod broker;
 pub mod cluster;
 pub mod config;
+pub mod group;
 pub mod log;
 pub mod protocol;
 pub mod server;

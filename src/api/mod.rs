@@ -6,6 +6,7 @@ pub mod api_versions;
 pub mod configs;
 pub mod fetch;
 pub mod fetch_session;
+pub mod groups;
 pub mod list_offsets;
 pub mod log_dirs;
 pub mod metadata;
@@ -101,6 +102,22 @@ pub async fn dispatch(state: &BrokerState, frame: Frame) -> Result<Option<Bytes>
                 reason,
             });
     }
+    if frame.api == ApiKey::JoinGroup {
+        let req: JoinGroupRequest = decode_body(&frame)?;
+        let client_id = crate::protocol::client_id(&frame.header).to_string();
+        let host = frame
+            .peer
+            .map(|p| format!("/{}", p.ip()))
+            .unwrap_or_default();
+        let resp = groups::handle_join(state, req, frame.version, client_id, host).await;
+        return encode_response(frame.api, frame.version, frame.header.correlation_id, &resp)
+            .map(Some)
+            .map_err(|reason| FrameError::Malformed {
+                api: frame.api,
+                version: frame.version,
+                reason,
+            });
+    }
     route!(state, frame,
         ApiVersions => api_versions::handle,
         Metadata => metadata::handle,
@@ -115,6 +132,16 @@ pub async fn dispatch(state: &BrokerState, frame: Frame) -> Result<Option<Bytes>
         AlterConfigs => configs::handle_alter,
         IncrementalAlterConfigs => configs::handle_incremental_alter,
         DeleteRecords => list_offsets::handle_delete_records,
+        FindCoordinator => groups::handle_find_coordinator,
+        SyncGroup => groups::handle_sync,
+        Heartbeat => groups::handle_heartbeat,
+        LeaveGroup => groups::handle_leave,
+        OffsetCommit => groups::handle_offset_commit,
+        OffsetFetch => groups::handle_offset_fetch,
+        OffsetDelete => groups::handle_offset_delete,
+        ListGroups => groups::handle_list_groups,
+        DescribeGroups => groups::handle_describe_groups,
+        DeleteGroups => groups::handle_delete_groups,
         DescribeCluster => log_dirs::handle_describe_cluster,
         DescribeLogDirs => log_dirs::handle_describe_log_dirs,
     )

@@ -41,6 +41,17 @@ pub const SUPPORTED: &[ApiSupport] = &[
     api(ApiKey::CreatePartitions, 0, 3),
     api(ApiKey::DescribeCluster, 0, 2),
     api(ApiKey::DescribeTopicPartitions, 0, 0),
+    api(ApiKey::FindCoordinator, 0, 6),
+    api(ApiKey::JoinGroup, 0, 9),
+    api(ApiKey::SyncGroup, 0, 5),
+    api(ApiKey::Heartbeat, 0, 4),
+    api(ApiKey::LeaveGroup, 0, 5),
+    api(ApiKey::OffsetCommit, 2, 9),
+    api(ApiKey::OffsetFetch, 1, 9),
+    api(ApiKey::OffsetDelete, 0, 0),
+    api(ApiKey::ListGroups, 0, 5),
+    api(ApiKey::DescribeGroups, 0, 6),
+    api(ApiKey::DeleteGroups, 0, 2),
 ];
 
 /// Produce versions Kafka 4 advertises but refuses at request time.
@@ -73,6 +84,8 @@ pub struct Frame {
     pub version: i16,
     pub header: RequestHeader,
     pub body: Bytes,
+    /// The client's address, set by the connection (JoinGroup reports it as the client host).
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 /// What to do with one frame.
@@ -128,6 +141,7 @@ pub fn parse_frame(mut frame: Bytes) -> Result<Parsed, FrameError> {
         version,
         header,
         body: frame,
+        peer: None,
     }))
 }
 

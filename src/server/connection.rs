@@ -87,9 +87,17 @@ async fn read_loop(
                 }
                 continue;
             }
-            Parsed::Request(f) => f,
+            Parsed::Request(mut f) => {
+                f.peer = Some(peer);
+                f
+            }
         };
-        let pending = if frame.api == ApiKey::Fetch {
+        // Requests that may wait (long polls, rebalances) run as their own tasks.
+        let waits = matches!(
+            frame.api,
+            ApiKey::Fetch | ApiKey::JoinGroup | ApiKey::SyncGroup
+        );
+        let pending = if waits {
             let st = state.clone();
             Pending::Task(tokio::spawn(async move { api::dispatch(&st, frame).await }))
         } else {

@@ -1,0 +1,732 @@
+//! Consumer group APIs (classic protocol): FindCoordinator, JoinGroup, SyncGroup, Heartbeat,
+//! LeaveGroup, OffsetCommit, OffsetFetch, OffsetDelete, ListGroups, DescribeGroups, DeleteGroups.
+
+use std::time::Duration;
+
+use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use kafka_protocol::messages::find_coordinator_response::Coordinator;
+use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
+use kafka_protocol::messages::leave_group_response::MemberResponse;
+use kafka_protocol::messages::list_groups_response::ListedGroup;
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::offset_delete_response::{
+    OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+};
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+
+use crate::broker::BrokerState;
+use crate::group::classic::{GroupState, JoinRequest, JoinResult, Reply, SyncResult};
+use crate::group::{error, subscribed_topics, CommitItem};
+
+use super::{str, topic_name};
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn opt_str(s: &Option<StrBytes>) -> Option<String> {
+    s.as_ref().map(|x| x.as_str().to_string())
+}
+
+pub async fn handle_find_coordinator(
+    state: &BrokerState,
+    req: FindCoordinatorRequest,
+    version: i16,
+) -> FindCoordinatorResponse {
+    let me = super::metadata::broker_entries(state);
+    let (host, port) = me
+        .first()
+        .map(|b| (b.host.clone(), b.port))
+        .unwrap_or_default();
+    // Placement goes through the offsets topic: the coordinator of a group leads the partition
+    // its id hashes to. On one broker that is always this broker, once the topic exists.
+    let ready = if req.key_type == 0 {
+        state
+            .groups
+            .ensure_offsets_topic(&state.cluster)
+            .map_err(|e| {
+                tracing::error!("cannot create the offsets topic: {e}");
+            })
+    } else {
+        Ok(())
+    };
+    let code = if ready.is_ok() {
+        error::NONE
+    } else {
+        error::COORDINATOR_NOT_AVAILABLE
+    };
+    let node = BrokerId(if code == error::NONE {
+        state.cluster.node_id
+    } else {
+        -1
+    });
+    let mut resp = FindCoordinatorResponse::default();
+    if version >= 4 {
+        resp.coordinators = req
+            .coordinator_keys
+            .iter()
+            .map(|k| {
+                let mut c = Coordinator::default();
+                c.key = k.clone();
+                c.node_id = node;
+                c.host = host.clone();
+                c.port = port;
+                c.error_code = code;
+                c
+            })
+            .collect();
+    } else {
+        resp.error_code = code;
+        resp.node_id = node;
+        resp.host = host;
+        resp.port = port;
+    }
+    resp
+}
+
+fn join_response(r: JoinResult) -> JoinGroupResponse {
+    let mut resp = JoinGroupResponse::default();
+    resp.error_code = r.error;
+    resp.generation_id = r.generation;
+    resp.protocol_type = r.protocol_type.map(str);
+    resp.protocol_name = r.protocol_name.map(str);
+    resp.leader = str(r.leader);
+    resp.skip_assignment = r.skip_assignment;
+    resp.member_id = str(r.member_id);
+    resp.members = r
+        .members
+        .into_iter()
+        .map(|(id, inst, meta)| {
+            let mut m = JoinGroupResponseMember::default();
+            m.member_id = str(id);
+            m.group_instance_id = inst.map(str);
+            m.metadata = meta;
+            m
+        })
+        .collect();
+    resp
+}
+
+pub async fn handle_join(
+    state: &BrokerState,
+    req: JoinGroupRequest,
+    version: i16,
+    client_id: String,
+    client_host: String,
+) -> JoinGroupResponse {
+    let group_id = req.group_id.0.as_str().to_string();
+    let member_id = req.member_id.as_str().to_string();
+    if group_id.is_empty() {
+        return join_response(JoinResult::error(error::INVALID_GROUP_ID, &member_id));
+    }
+    let g = if member_id.is_empty() {
+        state.groups.get_or_create(&group_id)
+    } else {
+        match state.groups.group(&group_id) {
+            Some(g) => g,
+            None => return join_response(JoinResult::error(error::UNKNOWN_MEMBER_ID, &member_id)),
+        }
+    };
+    let rebalance_timeout = if version == 0 {
+        req.session_timeout_ms
+    } else {
+        req.rebalance_timeout_ms
+    };
+    let jr = JoinRequest {
+        member_id: member_id.clone(),
+        instance_id: opt_str(&req.group_instance_id),
+        client_id,
+        client_host,
+        session_timeout_ms: req.session_timeout_ms,
+        rebalance_timeout_ms: rebalance_timeout,
+        protocol_type: req.protocol_type.as_str().to_string(),
+        protocols: req
+            .protocols
+            .iter()
+            .map(|p| (p.name.as_str().to_string(), p.metadata.clone()))
+            .collect(),
+        require_known_member_id: version >= 4,
+        supports_skip_assignment: version >= 9,
+    };
+    let reply = {
+        let mut grp = lock(&g);
+        let r = grp.join(jr, &state.groups.limits);
+        state
+            .groups
+            .persist_group_if_dirty(&state.cluster, &mut grp);
+        r
+    };
+    let result = match reply {
+        Reply::Now(r) => r,
+        Reply::Wait(rx) => {
+            let limit =
+                Duration::from_millis(rebalance_timeout.max(0) as u64) + Duration::from_secs(5);
+            match tokio::time::timeout(limit, rx).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(_)) => JoinResult::error(error::UNKNOWN_MEMBER_ID, &member_id),
+                Err(_) => JoinResult::error(error::REBALANCE_IN_PROGRESS, &member_id),
+            }
+        }
+    };
+    join_response(result)
+}
+
+fn sync_response(r: SyncResult) -> SyncGroupResponse {
+    let mut resp = SyncGroupResponse::default();
+    resp.error_code = r.error;
+    resp.protocol_type = r.protocol_type.map(str);
+    resp.protocol_name = r.protocol_name.map(str);
+    resp.assignment = r.assignment;
+    resp
+}
+
+pub async fn handle_sync(
+    state: &BrokerState,
+    req: SyncGroupRequest,
+    _version: i16,
+) -> SyncGroupResponse {
+    let Some(g) = state.groups.group(req.group_id.0.as_str()) else {
+        return sync_response(SyncResult::error(error::UNKNOWN_MEMBER_ID));
+    };
+    let reply = {
+        let mut grp = lock(&g);
+        let r = grp.sync(
+            req.generation_id,
+            req.member_id.as_str(),
+            req.group_instance_id.as_ref().map(|s| s.as_str()),
+            req.protocol_type.as_ref().map(|s| s.as_str()),
+            req.protocol_name.as_ref().map(|s| s.as_str()),
+            req.assignments
+                .iter()
+                .map(|a| (a.member_id.as_str().to_string(), a.assignment.clone()))
+                .collect(),
+        );
+        state
+            .groups
+            .persist_group_if_dirty(&state.cluster, &mut grp);
+        r
+    };
+    let result = match reply {
+        Reply::Now(r) => r,
+        Reply::Wait(rx) => match tokio::time::timeout(Duration::from_secs(600), rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => SyncResult::error(error::UNKNOWN_MEMBER_ID),
+            Err(_) => SyncResult::error(error::REBALANCE_IN_PROGRESS),
+        },
+    };
+    sync_response(result)
+}
+
+pub async fn handle_heartbeat(
+    state: &BrokerState,
+    req: HeartbeatRequest,
+    _version: i16,
+) -> HeartbeatResponse {
+    let code = match state.groups.group(req.group_id.0.as_str()) {
+        None => error::UNKNOWN_MEMBER_ID,
+        Some(g) => lock(&g).heartbeat(
+            req.generation_id,
+            req.member_id.as_str(),
+            req.group_instance_id.as_ref().map(|s| s.as_str()),
+        ),
+    };
+    let mut resp = HeartbeatResponse::default();
+    resp.error_code = code;
+    resp
+}
+
+pub async fn handle_leave(
+    state: &BrokerState,
+    req: LeaveGroupRequest,
+    version: i16,
+) -> LeaveGroupResponse {
+    let members: Vec<(String, Option<String>)> = if version >= 3 {
+        req.members
+            .iter()
+            .map(|m| {
+                (
+                    m.member_id.as_str().to_string(),
+                    opt_str(&m.group_instance_id),
+                )
+            })
+            .collect()
+    } else {
+        vec![(req.member_id.as_str().to_string(), None)]
+    };
+    let mut resp = LeaveGroupResponse::default();
+    let Some(g) = state.groups.group(req.group_id.0.as_str()) else {
+        resp.error_code = error::UNKNOWN_MEMBER_ID;
+        if version >= 3 {
+            resp.error_code = error::NONE;
+            resp.members = members
+                .into_iter()
+                .map(|(id, inst)| {
+                    let mut r = MemberResponse::default();
+                    r.member_id = str(id);
+                    r.group_instance_id = inst.map(str);
+                    r.error_code = error::UNKNOWN_MEMBER_ID;
+                    r
+                })
+                .collect();
+        }
+        return resp;
+    };
+    let mut grp = lock(&g);
+    let mut results = Vec::new();
+    for (id, inst) in members {
+        let code = grp.leave(&id, inst.as_deref(), &state.groups.limits);
+        results.push((id, inst, code));
+    }
+    state
+        .groups
+        .persist_group_if_dirty(&state.cluster, &mut grp);
+    drop(grp);
+    if version >= 3 {
+        resp.members = results
+            .into_iter()
+            .map(|(id, inst, code)| {
+                let mut r = MemberResponse::default();
+                r.member_id = str(id);
+                r.group_instance_id = inst.map(str);
+                r.error_code = code;
+                r
+            })
+            .collect();
+    } else {
+        resp.error_code = results.first().map(|r| r.2).unwrap_or(error::NONE);
+    }
+    resp
+}
+
+pub async fn handle_offset_commit(
+    state: &BrokerState,
+    req: OffsetCommitRequest,
+    version: i16,
+) -> OffsetCommitResponse {
+    let group_id = req.group_id.0.as_str().to_string();
+    let member_id = req.member_id.as_str().to_string();
+    let generation = req.generation_id_or_member_epoch;
+    let instance = opt_str(&req.group_instance_id);
+    // Resolve names (v10+ addresses topics by id).
+    let topics: Vec<(
+        String,
+        &kafka_protocol::messages::offset_commit_request::OffsetCommitRequestTopic,
+    )> = req
+        .topics
+        .iter()
+        .map(|t| {
+            let name = if version >= 10 {
+                state
+                    .cluster
+                    .topic_by_id(&t.topic_id)
+                    .map(|x| x.meta.name.clone())
+                    .unwrap_or_default()
+            } else {
+                t.name.0.as_str().to_string()
+            };
+            (name, t)
+        })
+        .collect();
+    let all_error = |code: i16| -> OffsetCommitResponse {
+        let mut resp = OffsetCommitResponse::default();
+        resp.topics = topics
+            .iter()
+            .map(|(name, t)| {
+                let mut rt = OffsetCommitResponseTopic::default();
+                rt.name = topic_name(name.clone());
+                rt.topic_id = t.topic_id;
+                rt.partitions = t
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        let mut rp = OffsetCommitResponsePartition::default();
+                        rp.partition_index = p.partition_index;
+                        rp.error_code = code;
+                        rp
+                    })
+                    .collect();
+                rt
+            })
+            .collect();
+        resp
+    };
+    if group_id.is_empty() {
+        return all_error(error::INVALID_GROUP_ID);
+    }
+    let g = match state.groups.group(&group_id) {
+        Some(g) => g,
+        None if generation < 0 && member_id.is_empty() => state.groups.get_or_create(&group_id),
+        None => {
+            return all_error(if version >= 9 {
+                error::GROUP_ID_NOT_FOUND
+            } else {
+                error::ILLEGAL_GENERATION
+            })
+        }
+    };
+    let mut grp = lock(&g);
+    let code = grp.validate_commit(generation, &member_id, instance.as_deref());
+    if code != error::NONE {
+        return all_error(code);
+    }
+    let items: Vec<CommitItem> = topics
+        .iter()
+        .flat_map(|(name, t)| {
+            t.partitions.iter().map(move |p| CommitItem {
+                topic: name.clone(),
+                partition: p.partition_index,
+                offset: p.committed_offset,
+                leader_epoch: p.committed_leader_epoch,
+                metadata: opt_str(&p.committed_metadata),
+            })
+        })
+        .collect();
+    let codes = state.groups.commit(&state.cluster, &mut grp, items);
+    drop(grp);
+    let mut it = codes.into_iter();
+    let mut resp = all_error(error::NONE);
+    for t in resp.topics.iter_mut() {
+        for p in t.partitions.iter_mut() {
+            p.error_code = it.next().unwrap_or(error::NONE);
+        }
+    }
+    resp
+}
+
+/// (partition, offset, leader epoch, metadata, error) as OffsetFetch reports it.
+type FetchedOffset = (i32, i64, i32, Option<String>, i16);
+
+/// (topic, partitions) requested, or None for every committed offset.
+type Wanted = Option<Vec<(String, Vec<i32>)>>;
+
+fn fetch_group_offsets(
+    state: &BrokerState,
+    group_id: &str,
+    wanted: Wanted,
+) -> Vec<(String, Vec<FetchedOffset>)> {
+    let offsets = state
+        .groups
+        .group(group_id)
+        .map(|g| lock(&g).offsets.clone())
+        .unwrap_or_default();
+    let wanted = match wanted {
+        Some(w) => w,
+        None => {
+            let mut by_topic: std::collections::BTreeMap<String, Vec<i32>> = Default::default();
+            for (t, p) in offsets.keys() {
+                by_topic.entry(t.clone()).or_default().push(*p);
+            }
+            by_topic
+                .into_iter()
+                .map(|(t, mut ps)| {
+                    ps.sort_unstable();
+                    (t, ps)
+                })
+                .collect()
+        }
+    };
+    wanted
+        .into_iter()
+        .map(|(t, ps)| {
+            let parts = ps
+                .into_iter()
+                .map(|p| match offsets.get(&(t.clone(), p)) {
+                    Some(v) => (
+                        p,
+                        v.offset,
+                        v.leader_epoch,
+                        Some(v.metadata.clone()),
+                        error::NONE,
+                    ),
+                    None => (p, -1, -1, Some(String::new()), error::NONE),
+                })
+                .collect();
+            (t, parts)
+        })
+        .collect()
+}
+
+pub async fn handle_offset_fetch(
+    state: &BrokerState,
+    req: OffsetFetchRequest,
+    version: i16,
+) -> OffsetFetchResponse {
+    let mut resp = OffsetFetchResponse::default();
+    if version >= 8 {
+        for g in &req.groups {
+            let wanted = g.topics.as_ref().map(|ts| {
+                ts.iter()
+                    .map(|t| {
+                        let name = if version >= 10 {
+                            state
+                                .cluster
+                                .topic_by_id(&t.topic_id)
+                                .map(|x| x.meta.name.clone())
+                                .unwrap_or_default()
+                        } else {
+                            t.name.0.as_str().to_string()
+                        };
+                        (name, t.partition_indexes.clone())
+                    })
+                    .collect()
+            });
+            let mut rg = OffsetFetchResponseGroup::default();
+            rg.group_id = g.group_id.clone();
+            rg.error_code = error::NONE;
+            rg.topics = fetch_group_offsets(state, g.group_id.0.as_str(), wanted)
+                .into_iter()
+                .map(|(t, parts)| {
+                    let mut rt = OffsetFetchResponseTopics::default();
+                    rt.topic_id = state
+                        .cluster
+                        .topic(&t)
+                        .map(|x| x.meta.id)
+                        .unwrap_or_default();
+                    rt.name = topic_name(t);
+                    rt.partitions = parts
+                        .into_iter()
+                        .map(|(p, off, epoch, meta, code)| {
+                            let mut rp = OffsetFetchResponsePartitions::default();
+                            rp.partition_index = p;
+                            rp.committed_offset = off;
+                            rp.committed_leader_epoch = epoch;
+                            rp.metadata = meta.map(str);
+                            rp.error_code = code;
+                            rp
+                        })
+                        .collect();
+                    rt
+                })
+                .collect();
+            resp.groups.push(rg);
+        }
+        return resp;
+    }
+    let wanted = req.topics.as_ref().map(|ts| {
+        ts.iter()
+            .map(|t| (t.name.0.as_str().to_string(), t.partition_indexes.clone()))
+            .collect()
+    });
+    resp.topics = fetch_group_offsets(state, req.group_id.0.as_str(), wanted)
+        .into_iter()
+        .map(|(t, parts)| {
+            let mut rt = OffsetFetchResponseTopic::default();
+            rt.name = topic_name(t);
+            rt.partitions = parts
+                .into_iter()
+                .map(|(p, off, epoch, meta, code)| {
+                    let mut rp = OffsetFetchResponsePartition::default();
+                    rp.partition_index = p;
+                    rp.committed_offset = off;
+                    rp.committed_leader_epoch = epoch;
+                    rp.metadata = meta.map(str);
+                    rp.error_code = code;
+                    rp
+                })
+                .collect();
+            rt
+        })
+        .collect();
+    resp.error_code = error::NONE;
+    resp
+}
+
+pub async fn handle_offset_delete(
+    state: &BrokerState,
+    req: OffsetDeleteRequest,
+    _version: i16,
+) -> OffsetDeleteResponse {
+    let mut resp = OffsetDeleteResponse::default();
+    let group_id = req.group_id.0.as_str();
+    let Some(g) = state.groups.group(group_id) else {
+        resp.error_code = error::GROUP_ID_NOT_FOUND;
+        return resp;
+    };
+    let mut grp = lock(&g);
+    let subscribed: Vec<String> = if grp.state == GroupState::Empty {
+        Vec::new()
+    } else {
+        let protocol = grp.protocol.clone().unwrap_or_default();
+        grp.members
+            .values()
+            .flat_map(|m| {
+                m.protocols
+                    .iter()
+                    .filter(|(n, _)| *n == protocol)
+                    .flat_map(|(_, meta)| subscribed_topics(meta))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let mut records = Vec::new();
+    let mut deleted = Vec::new();
+    for t in &req.topics {
+        let name = t.name.0.as_str().to_string();
+        let mut rt = OffsetDeleteResponseTopic::default();
+        rt.name = t.name.clone();
+        for p in &t.partitions {
+            let mut rp = OffsetDeleteResponsePartition::default();
+            rp.partition_index = p.partition_index;
+            rp.error_code = if subscribed.contains(&name) {
+                error::GROUP_SUBSCRIBED_TO_TOPIC
+            } else if state.cluster.partition(&name, p.partition_index).is_none() {
+                error::UNKNOWN_TOPIC_OR_PARTITION
+            } else {
+                if grp.offsets.contains_key(&(name.clone(), p.partition_index)) {
+                    records.push(crate::group::store::offset_record(
+                        group_id,
+                        &name,
+                        p.partition_index,
+                        None,
+                    ));
+                    deleted.push((name.clone(), p.partition_index));
+                }
+                error::NONE
+            };
+            rt.partitions.push(rp);
+        }
+        resp.topics.push(rt);
+    }
+    match state.groups.persist(&state.cluster, group_id, records) {
+        Ok(()) => {
+            for k in deleted {
+                grp.offsets.remove(&k);
+            }
+            resp.error_code = error::NONE;
+        }
+        Err(e) => {
+            tracing::error!("could not delete offsets of group {group_id}: {e}");
+            resp.error_code = error::COORDINATOR_NOT_AVAILABLE;
+        }
+    }
+    resp
+}
+
+pub async fn handle_list_groups(
+    state: &BrokerState,
+    req: ListGroupsRequest,
+    _version: i16,
+) -> ListGroupsResponse {
+    let mut resp = ListGroupsResponse::default();
+    let states: Vec<String> = req
+        .states_filter
+        .iter()
+        .map(|s| s.as_str().to_lowercase())
+        .collect();
+    let types: Vec<String> = req
+        .types_filter
+        .iter()
+        .map(|s| s.as_str().to_lowercase())
+        .collect();
+    let mut groups: Vec<ListedGroup> = Vec::new();
+    for g in state.groups.all_groups() {
+        let g = lock(&g);
+        if g.state == GroupState::Dead {
+            continue;
+        }
+        let st = g.state.name();
+        if !states.is_empty() && !states.contains(&st.to_lowercase()) {
+            continue;
+        }
+        if !types.is_empty() && !types.iter().any(|t| t == "classic") {
+            continue;
+        }
+        let mut lg = ListedGroup::default();
+        lg.group_id = GroupId(str(g.id.clone()));
+        lg.protocol_type = str(g.protocol_type.clone().unwrap_or_default());
+        lg.group_state = str(st);
+        lg.group_type = str("classic");
+        groups.push(lg);
+    }
+    groups.sort_by(|a, b| a.group_id.0.cmp(&b.group_id.0));
+    resp.groups = groups;
+    resp
+}
+
+pub async fn handle_describe_groups(
+    state: &BrokerState,
+    req: DescribeGroupsRequest,
+    version: i16,
+) -> DescribeGroupsResponse {
+    let mut resp = DescribeGroupsResponse::default();
+    for id in &req.groups {
+        let mut d = DescribedGroup::default();
+        d.group_id = id.clone();
+        d.authorized_operations = if req.include_authorized_operations {
+            0b1_1111_1000
+        } else {
+            i32::MIN
+        };
+        match state.groups.group(id.0.as_str()) {
+            None => {
+                d.group_state = str("Dead");
+                if version >= 6 {
+                    d.error_code = error::GROUP_ID_NOT_FOUND;
+                    d.error_message = Some(str(format!("Group {} not found.", id.0.as_str())));
+                }
+            }
+            Some(g) => {
+                let g = lock(&g);
+                d.error_code = error::NONE;
+                d.group_state = str(g.state.name());
+                d.protocol_type = str(g.protocol_type.clone().unwrap_or_default());
+                let stable = matches!(
+                    g.state,
+                    GroupState::Stable | GroupState::CompletingRebalance
+                );
+                let protocol = g.protocol.clone().unwrap_or_default();
+                d.protocol_data = str(if stable {
+                    protocol.clone()
+                } else {
+                    String::new()
+                });
+                d.members = g
+                    .members
+                    .values()
+                    .map(|m| {
+                        let mut dm = DescribedGroupMember::default();
+                        dm.member_id = str(m.id.clone());
+                        dm.group_instance_id = m.instance_id.clone().map(str);
+                        dm.client_id = str(m.client_id.clone());
+                        dm.client_host = str(m.client_host.clone());
+                        if stable {
+                            dm.member_metadata = m
+                                .protocols
+                                .iter()
+                                .find(|(n, _)| *n == protocol)
+                                .map(|(_, b)| b.clone())
+                                .unwrap_or_default();
+                            dm.member_assignment = m.assignment.clone();
+                        }
+                        dm
+                    })
+                    .collect();
+            }
+        }
+        resp.groups.push(d);
+    }
+    resp
+}
+
+pub async fn handle_delete_groups(
+    state: &BrokerState,
+    req: DeleteGroupsRequest,
+    _version: i16,
+) -> DeleteGroupsResponse {
+    use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
+    let mut resp = DeleteGroupsResponse::default();
+    for id in &req.groups_names {
+        let mut r = DeletableGroupResult::default();
+        r.group_id = id.clone();
+        r.error_code = state.groups.delete_group(&state.cluster, id.0.as_str());
+        resp.results.push(r);
+    }
+    resp
+}

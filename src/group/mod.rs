@@ -1,0 +1,445 @@
+//! The group coordinator: every consumer group's state machine, committed offsets, and their
+//! persistence in `__consumer_offsets`. Each group has its own lock, so a slow or dead member of
+//! one group never stalls another group or the produce/fetch path.
+
+pub mod classic;
+pub mod store;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
+
+use crate::cluster::Cluster;
+use crate::config::Config;
+use crate::log::segment::now_ms;
+use classic::{Group, GroupLimits, GroupState};
+use store::{Entry, OffsetValue, OFFSETS_TOPIC};
+
+/// Kafka error codes the coordinator answers with.
+pub mod error {
+    pub const NONE: i16 = 0;
+    pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+    pub const OFFSET_METADATA_TOO_LARGE: i16 = 12;
+    pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+    pub const ILLEGAL_GENERATION: i16 = 22;
+    pub const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
+    pub const INVALID_GROUP_ID: i16 = 24;
+    pub const UNKNOWN_MEMBER_ID: i16 = 25;
+    pub const INVALID_SESSION_TIMEOUT: i16 = 26;
+    pub const REBALANCE_IN_PROGRESS: i16 = 27;
+    pub const NON_EMPTY_GROUP: i16 = 68;
+    pub const GROUP_ID_NOT_FOUND: i16 = 69;
+    pub const MEMBER_ID_REQUIRED: i16 = 79;
+    pub const GROUP_MAX_SIZE_REACHED: i16 = 81;
+    pub const FENCED_INSTANCE_ID: i16 = 82;
+    pub const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
+}
+
+/// One partition's commit as requested.
+pub struct CommitItem {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub leader_epoch: i32,
+    pub metadata: Option<String>,
+}
+
+pub struct GroupCoordinator {
+    groups: Mutex<HashMap<String, Arc<Mutex<Group>>>>,
+    pub limits: GroupLimits,
+    offsets_partitions: i32,
+    offsets_retention_ms: i64,
+    metadata_max_bytes: usize,
+    /// Serialises creation of the offsets topic.
+    topic_lock: Mutex<()>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn prop(config: &Config, name: &str, default: i64) -> i64 {
+    config
+        .props
+        .get(name)
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+impl GroupCoordinator {
+    pub fn new(config: &Config) -> GroupCoordinator {
+        GroupCoordinator {
+            groups: Mutex::new(HashMap::new()),
+            limits: GroupLimits {
+                min_session_timeout: Duration::from_millis(
+                    prop(config, "group.min.session.timeout.ms", 6000).max(0) as u64,
+                ),
+                max_session_timeout: Duration::from_millis(
+                    prop(config, "group.max.session.timeout.ms", 1_800_000).max(0) as u64,
+                ),
+                initial_rebalance_delay: Duration::from_millis(
+                    prop(config, "group.initial.rebalance.delay.ms", 3000).max(0) as u64,
+                ),
+                max_size: prop(config, "group.max.size", i32::MAX as i64).max(1) as usize,
+            },
+            offsets_partitions: prop(config, "offsets.topic.num.partitions", 50).clamp(1, 1000)
+                as i32,
+            offsets_retention_ms: prop(config, "offsets.retention.minutes", 10080)
+                .saturating_mul(60_000),
+            metadata_max_bytes: prop(config, "offset.metadata.max.bytes", 4096).max(0) as usize,
+            topic_lock: Mutex::new(()),
+        }
+    }
+
+    /// Rebuilds groups and offsets from `__consumer_offsets`, if it exists.
+    pub fn load(&self, cluster: &Cluster) {
+        let Some(topic) = cluster.topic(OFFSETS_TOPIC) else {
+            return;
+        };
+        let started = Instant::now();
+        let mut records = 0usize;
+        for p in &topic.partitions {
+            let mut offset = p.log_start_offset();
+            let end = p.high_watermark();
+            while offset < end {
+                let Ok(read) = p.read(offset, 1 << 20, true) else {
+                    break;
+                };
+                if read.records.is_empty() {
+                    break;
+                }
+                let len = read.records.len();
+                let mut buf = read.records;
+                let sets = crate::protocol::guarded_decode(len, || {
+                    RecordBatchDecoder::decode_all(&mut buf)
+                });
+                let Ok(sets) = sets else {
+                    tracing::error!("{OFFSETS_TOPIC}-{}: undecodable batch at offset {offset}; skipping the rest", p.index);
+                    break;
+                };
+                let mut next = offset;
+                for set in sets {
+                    for r in set.records {
+                        next = next.max(r.offset + 1);
+                        let Some(key) = r.key else { continue };
+                        if let Some(e) = store::decode(&key, r.value.as_ref()) {
+                            self.apply(e);
+                            records += 1;
+                        }
+                    }
+                }
+                if next <= offset {
+                    break;
+                }
+                offset = next;
+            }
+        }
+        let n = lock(&self.groups).len();
+        if records > 0 {
+            tracing::info!(
+                "loaded {n} group(s) from {records} record(s) of {OFFSETS_TOPIC} in {:.1} ms",
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+        }
+    }
+
+    fn apply(&self, e: Entry) {
+        match e {
+            Entry::Offset {
+                group,
+                topic,
+                partition,
+                value,
+            } => {
+                let g = self.group_or_create(&group);
+                let mut g = lock(&g);
+                match value {
+                    Some(v) => {
+                        g.offsets.insert((topic, partition), v);
+                    }
+                    None => {
+                        g.offsets.remove(&(topic, partition));
+                    }
+                }
+            }
+            Entry::Group { group, value } => match value {
+                Some(v) => {
+                    let g = self.group_or_create(&group);
+                    lock(&g).restore(v);
+                }
+                None => {
+                    lock(&self.groups).remove(&group);
+                }
+            },
+        }
+    }
+
+    fn group_or_create(&self, id: &str) -> Arc<Mutex<Group>> {
+        lock(&self.groups)
+            .entry(id.to_string())
+            .or_insert_with(|| Arc::new(Mutex::new(Group::new(id, now_ms()))))
+            .clone()
+    }
+
+    pub fn group(&self, id: &str) -> Option<Arc<Mutex<Group>>> {
+        lock(&self.groups).get(id).cloned()
+    }
+
+    /// The group, created if it does not exist.
+    pub fn get_or_create(&self, id: &str) -> Arc<Mutex<Group>> {
+        self.group_or_create(id)
+    }
+
+    pub fn all_groups(&self) -> Vec<Arc<Mutex<Group>>> {
+        lock(&self.groups).values().cloned().collect()
+    }
+
+    /// Makes sure `__consumer_offsets` exists (created on first use, as Kafka does).
+    pub fn ensure_offsets_topic(&self, cluster: &Cluster) -> Result<(), String> {
+        if cluster.topic(OFFSETS_TOPIC).is_some() {
+            return Ok(());
+        }
+        let _g = lock(&self.topic_lock);
+        if cluster.topic(OFFSETS_TOPIC).is_some() {
+            return Ok(());
+        }
+        let mut cfg = BTreeMap::new();
+        cfg.insert("cleanup.policy".to_string(), "compact".to_string());
+        cfg.insert("segment.bytes".to_string(), "104857600".to_string());
+        cfg.insert("compression.type".to_string(), "producer".to_string());
+        cluster
+            .create_topic(
+                OFFSETS_TOPIC,
+                self.offsets_partitions,
+                1,
+                cfg,
+                (1, 1),
+                false,
+            )
+            .map(|_| ())
+            .or_else(|e| match e {
+                crate::cluster::TopicError::AlreadyExists(_) => Ok(()),
+                e => Err(e.to_string()),
+            })
+    }
+
+    /// Appends records for `group` to its partition of the offsets topic.
+    pub fn persist(
+        &self,
+        cluster: &Cluster,
+        group: &str,
+        records: Vec<(Bytes, Option<Bytes>)>,
+    ) -> Result<(), String> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.ensure_offsets_topic(cluster)?;
+        let topic = cluster
+            .topic(OFFSETS_TOPIC)
+            .ok_or("offsets topic vanished")?;
+        let p = store::partition_for(group, topic.partitions.len() as i32);
+        let part = topic
+            .partitions
+            .get(p as usize)
+            .ok_or("offsets partition missing")?;
+        let now = now_ms();
+        let recs: Vec<Record> = records
+            .into_iter()
+            .enumerate()
+            .map(|(i, (k, v))| Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: 0,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                sequence: i as i32 - 1,
+                timestamp: now,
+                key: Some(k),
+                value: v,
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            &recs,
+            &RecordEncodeOptions {
+                version: 2,
+                compression: Compression::None,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        part.append(&buf).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    /// Writes the group's membership if a transition marked it changed.
+    pub fn persist_group_if_dirty(&self, cluster: &Cluster, g: &mut Group) {
+        if !g.dirty {
+            return;
+        }
+        g.dirty = false;
+        let rec = store::group_record(&g.id, Some(&g.to_value()));
+        if let Err(e) = self.persist(cluster, &g.id.clone(), vec![rec]) {
+            tracing::error!("could not persist group {}: {e}", g.id);
+        }
+    }
+
+    /// Stores commits; returns an error code per item, in order.
+    pub fn commit(&self, cluster: &Cluster, g: &mut Group, items: Vec<CommitItem>) -> Vec<i16> {
+        let now = now_ms();
+        let mut codes = Vec::with_capacity(items.len());
+        let mut records = Vec::new();
+        let mut accepted = Vec::new();
+        for it in items {
+            let meta = it.metadata.unwrap_or_default();
+            if meta.len() > self.metadata_max_bytes {
+                codes.push(error::OFFSET_METADATA_TOO_LARGE);
+                continue;
+            }
+            if cluster.partition(&it.topic, it.partition).is_none() {
+                codes.push(error::UNKNOWN_TOPIC_OR_PARTITION);
+                continue;
+            }
+            let v = OffsetValue {
+                offset: it.offset,
+                leader_epoch: it.leader_epoch,
+                metadata: meta,
+                commit_timestamp: now,
+            };
+            records.push(store::offset_record(
+                &g.id,
+                &it.topic,
+                it.partition,
+                Some(&v),
+            ));
+            accepted.push((codes.len(), (it.topic, it.partition), v));
+            codes.push(error::NONE);
+        }
+        match self.persist(cluster, &g.id.clone(), records) {
+            Ok(()) => {
+                for (_, key, v) in accepted {
+                    g.offsets.insert(key, v);
+                }
+            }
+            Err(e) => {
+                tracing::error!("could not persist offsets of group {}: {e}", g.id);
+                for (i, _, _) in accepted {
+                    codes[i] = error::COORDINATOR_NOT_AVAILABLE;
+                }
+            }
+        }
+        codes
+    }
+
+    /// Deletes a group: only when it has no members. Writes tombstones for its offsets and
+    /// its metadata.
+    pub fn delete_group(&self, cluster: &Cluster, id: &str) -> i16 {
+        let Some(g) = self.group(id) else {
+            return error::GROUP_ID_NOT_FOUND;
+        };
+        let mut g = lock(&g);
+        if !g.members.is_empty() {
+            return error::NON_EMPTY_GROUP;
+        }
+        let mut records: Vec<_> = g
+            .offsets
+            .keys()
+            .map(|(t, p)| store::offset_record(id, t, *p, None))
+            .collect();
+        records.push(store::group_record(id, None));
+        if let Err(e) = self.persist(cluster, id, records) {
+            tracing::error!("could not delete group {id}: {e}");
+            return error::COORDINATOR_NOT_AVAILABLE;
+        }
+        g.offsets.clear();
+        g.state = GroupState::Dead;
+        drop(g);
+        lock(&self.groups).remove(id);
+        error::NONE
+    }
+
+    /// Offsets of empty groups expire `offsets.retention.minutes` after the group emptied.
+    fn expire_offsets(&self, cluster: &Cluster) {
+        let now = now_ms();
+        for g in self.all_groups() {
+            let mut g = lock(&g);
+            if g.state != GroupState::Empty || g.offsets.is_empty() {
+                continue;
+            }
+            if now - g.state_since_ms < self.offsets_retention_ms {
+                continue;
+            }
+            let id = g.id.clone();
+            let records: Vec<_> = g
+                .offsets
+                .keys()
+                .map(|(t, p)| store::offset_record(&id, t, *p, None))
+                .collect();
+            if self.persist(cluster, &id, records).is_ok() {
+                tracing::info!(
+                    "expired {} committed offset(s) of empty group {id}",
+                    g.offsets.len()
+                );
+                g.offsets.clear();
+            }
+        }
+    }
+
+    /// Runs every group's timers; spawned once per broker.
+    pub async fn run_timers(
+        state: Arc<crate::broker::BrokerState>,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut last_expiry = Instant::now();
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                _ = shutdown.changed() => return,
+            }
+            let coord = &state.groups;
+            let now = Instant::now();
+            for g in coord.all_groups() {
+                let mut g = lock(&g);
+                g.tick(now, &coord.limits);
+                coord.persist_group_if_dirty(&state.cluster, &mut g);
+            }
+            if last_expiry.elapsed() > Duration::from_secs(600) {
+                last_expiry = Instant::now();
+                coord.expire_offsets(&state.cluster);
+            }
+        }
+    }
+}
+
+/// The topics a classic consumer-protocol member subscribes to (ConsumerProtocolSubscription:
+/// version, then an array of topic names), for OffsetDelete's "still subscribed" check.
+pub fn subscribed_topics(metadata: &[u8]) -> Vec<String> {
+    let mut b = Bytes::copy_from_slice(metadata);
+    let mut out = Vec::new();
+    use bytes::Buf;
+    if b.remaining() < 6 {
+        return out;
+    }
+    let _version = b.get_i16();
+    let n = b.get_i32();
+    for _ in 0..n.max(0) {
+        if b.remaining() < 2 {
+            break;
+        }
+        let len = b.get_i16();
+        if len < 0 || b.remaining() < len as usize {
+            break;
+        }
+        let s = b.split_to(len as usize);
+        out.push(String::from_utf8_lossy(&s).into_owned());
+    }
+    out
+}
