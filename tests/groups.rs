@@ -402,3 +402,80 @@ fn offsets_and_metadata_survive_restart_and_groups_are_administered() {
         "deletion is durable"
     );
 }
+
+fn consumer_848(bootstrap: &str, group: &str) -> BaseConsumer<Counting> {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("group.protocol", "consumer")
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create_with_context(Counting::default())
+        .expect("consumer")
+}
+
+#[test]
+fn kip_848_consumer_protocol_balances_and_rebalances() {
+    let broker = TestBroker::start_with(FAST_GROUPS);
+    let b = broker.bootstrap();
+    create(&b, "next-gen", 6);
+    let c1 = consumer_848(&b, "g848");
+    let c2 = consumer_848(&b, "g848");
+    c1.subscribe(&["next-gen"]).unwrap();
+    c2.subscribe(&["next-gen"]).unwrap();
+    let a = settle(&[&c1, &c2], |a| disjoint_cover(a, 6));
+    assert_eq!(
+        (a[0].len(), a[1].len()),
+        (3, 3),
+        "uniform assignor balances: {a:?}"
+    );
+
+    let mut raw = RawClient::connect(broker.addr());
+    let d: ConsumerGroupDescribeResponse = raw.call(
+        ApiKey::ConsumerGroupDescribe,
+        0,
+        &ConsumerGroupDescribeRequest::default()
+            .with_group_ids(vec![GroupId(StrBytes::from_static_str("g848"))]),
+    );
+    let g = &d.groups[0];
+    assert_eq!(g.error_code, 0);
+    assert_eq!(g.group_state.as_str(), "Stable");
+    assert_eq!(g.members.len(), 2);
+    assert_eq!(g.assignor_name.as_str(), "uniform");
+    let r: ListGroupsResponse = raw.call(ApiKey::ListGroups, 5, &ListGroupsRequest::default());
+    let listed = r
+        .groups
+        .iter()
+        .find(|x| x.group_id.0.as_str() == "g848")
+        .expect("listed");
+    assert_eq!(listed.group_type.as_str(), "consumer");
+
+    // The member that leaves hands everything to the one that stays.
+    c2.unsubscribe();
+    drop(c2);
+    settle(&[&c1], |a| a[0].len() == 6);
+
+    // Commits with the member epoch work, and are read back.
+    produce(&b, "next-gen", 60);
+    let mut got = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while got < 60 {
+        assert!(Instant::now() < deadline, "consumed only {got}");
+        if let Some(Ok(m)) = c1.poll(Duration::from_millis(100)) {
+            got += 1;
+            c1.commit_message(&m, CommitMode::Sync)
+                .expect("commit with member epoch");
+        }
+    }
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..6 {
+        tpl.add_partition("next-gen", p);
+    }
+    let offs = c1.committed_offsets(tpl, Duration::from_secs(5)).unwrap();
+    let total: i64 = offs
+        .elements()
+        .iter()
+        .map(|e| e.offset().to_raw().unwrap_or(0).max(0))
+        .sum();
+    assert_eq!(total, 60);
+}

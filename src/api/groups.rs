@@ -157,6 +157,14 @@ pub async fn handle_join(
     };
     let reply = {
         let mut grp = lock(&g);
+        if grp.consumer.as_ref().is_some_and(|c| !c.members.is_empty()) {
+            return join_response(JoinResult::error(
+                error::INCONSISTENT_GROUP_PROTOCOL,
+                &member_id,
+            ));
+        }
+        // An empty consumer-protocol group goes back to classic for a classic member.
+        grp.consumer = None;
         let r = grp.join(jr, &state.groups.limits);
         state
             .groups
@@ -631,18 +639,22 @@ pub async fn handle_list_groups(
         if g.state == GroupState::Dead {
             continue;
         }
-        let st = g.state.name();
+        let st = g.state_name();
         if !states.is_empty() && !states.contains(&st.to_lowercase()) {
             continue;
         }
-        if !types.is_empty() && !types.iter().any(|t| t == "classic") {
+        if !types.is_empty() && !types.iter().any(|t| t == g.group_type()) {
             continue;
         }
         let mut lg = ListedGroup::default();
         lg.group_id = GroupId(str(g.id.clone()));
-        lg.protocol_type = str(g.protocol_type.clone().unwrap_or_default());
+        lg.protocol_type = str(if g.consumer.is_some() {
+            "consumer".to_string()
+        } else {
+            g.protocol_type.clone().unwrap_or_default()
+        });
         lg.group_state = str(st);
-        lg.group_type = str("classic");
+        lg.group_type = str(g.group_type());
         groups.push(lg);
     }
     groups.sort_by(|a, b| a.group_id.0.cmp(&b.group_id.0));
@@ -675,7 +687,7 @@ pub async fn handle_describe_groups(
             Some(g) => {
                 let g = lock(&g);
                 d.error_code = error::NONE;
-                d.group_state = str(g.state.name());
+                d.group_state = str(g.state_name());
                 d.protocol_type = str(g.protocol_type.clone().unwrap_or_default());
                 let stable = matches!(
                     g.state,
@@ -727,6 +739,188 @@ pub async fn handle_delete_groups(
         r.group_id = id.clone();
         r.error_code = state.groups.delete_group(&state.cluster, id.0.as_str());
         resp.results.push(r);
+    }
+    resp
+}
+
+/// The topic view the consumer-protocol assignor works from: name → (id, partitions).
+fn topic_view(state: &BrokerState) -> crate::group::consumer::TopicView {
+    state
+        .cluster
+        .topics()
+        .iter()
+        .map(|t| (t.meta.name.clone(), (t.meta.id, t.meta.partitions)))
+        .collect()
+}
+
+fn to_assignment(
+    tps: &[kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions],
+) -> crate::group::consumer::Assignment {
+    tps.iter()
+        .map(|t| (t.topic_id, t.partitions.iter().copied().collect()))
+        .collect()
+}
+
+pub async fn handle_consumer_heartbeat(
+    state: &BrokerState,
+    req: ConsumerGroupHeartbeatRequest,
+    _version: i16,
+    client_id: String,
+    client_host: String,
+) -> ConsumerGroupHeartbeatResponse {
+    use kafka_protocol::messages::consumer_group_heartbeat_response::{
+        Assignment, TopicPartitions,
+    };
+    let mut resp = ConsumerGroupHeartbeatResponse::default();
+    let group_id = req.group_id.0.as_str().to_string();
+    let fail = |mut resp: ConsumerGroupHeartbeatResponse, code: i16, msg: String| {
+        resp.error_code = code;
+        resp.error_message = Some(str(msg));
+        resp.member_epoch = -1;
+        resp
+    };
+    if group_id.is_empty() {
+        return fail(
+            resp,
+            error::INVALID_GROUP_ID,
+            "GroupId can't be empty.".into(),
+        );
+    }
+    if let Err(e) = state.groups.ensure_offsets_topic(&state.cluster) {
+        return fail(resp, error::COORDINATOR_NOT_AVAILABLE, e);
+    }
+    let g = state.groups.get_or_create(&group_id);
+    let mut grp = lock(&g);
+    if grp.consumer.is_none() {
+        if !grp.members.is_empty() {
+            return fail(
+                resp,
+                error::GROUP_ID_NOT_FOUND,
+                format!("Group {group_id} is not a consumer group."),
+            );
+        }
+        // An empty classic group (or a new one) becomes a consumer group.
+        grp.consumer = Some(state.groups.new_consumer_group());
+    }
+    let hb = crate::group::consumer::Heartbeat {
+        member_id: req.member_id.as_str().to_string(),
+        member_epoch: req.member_epoch,
+        instance_id: opt_str(&req.instance_id),
+        rack_id: opt_str(&req.rack_id),
+        rebalance_timeout_ms: req.rebalance_timeout_ms,
+        subscribed_names: req
+            .subscribed_topic_names
+            .as_ref()
+            .map(|ts| ts.iter().map(|t| t.0.as_str().to_string()).collect()),
+        subscribed_regex: opt_str(&req.subscribed_topic_regex),
+        server_assignor: opt_str(&req.server_assignor),
+        owned: req.topic_partitions.as_ref().map(|t| to_assignment(t)),
+        client_id,
+        client_host,
+    };
+    let view = topic_view(state);
+    let Some(cg) = grp.consumer.as_mut() else {
+        return fail(resp, error::GROUP_ID_NOT_FOUND, "group vanished".into());
+    };
+    match cg.heartbeat(hb, &view, std::time::Instant::now()) {
+        Ok(r) => {
+            resp.error_code = error::NONE;
+            resp.member_id = Some(str(r.member_id));
+            resp.member_epoch = r.member_epoch;
+            resp.heartbeat_interval_ms = r.heartbeat_interval_ms;
+            resp.assignment = r.assignment.map(|a| {
+                let mut asg = Assignment::default();
+                asg.topic_partitions = a
+                    .into_iter()
+                    .map(|(id, ps)| {
+                        let mut tp = TopicPartitions::default();
+                        tp.topic_id = id;
+                        tp.partitions = ps.into_iter().collect();
+                        tp
+                    })
+                    .collect();
+                asg
+            });
+            resp
+        }
+        Err((code, msg)) => fail(resp, code, msg),
+    }
+}
+
+pub async fn handle_consumer_describe(
+    state: &BrokerState,
+    req: ConsumerGroupDescribeRequest,
+    _version: i16,
+) -> ConsumerGroupDescribeResponse {
+    use kafka_protocol::messages::consumer_group_describe_response::{
+        Assignment, DescribedGroup as CgDescribed, Member, TopicPartitions,
+    };
+    let names: std::collections::HashMap<uuid::Uuid, String> = state
+        .cluster
+        .topics()
+        .iter()
+        .map(|t| (t.meta.id, t.meta.name.clone()))
+        .collect();
+    let to_wire = |a: &crate::group::consumer::Assignment| {
+        let mut asg = Assignment::default();
+        asg.topic_partitions = a
+            .iter()
+            .map(|(id, ps)| {
+                let mut tp = TopicPartitions::default();
+                tp.topic_id = *id;
+                tp.topic_name = topic_name(names.get(id).cloned().unwrap_or_default());
+                tp.partitions = ps.iter().copied().collect();
+                tp
+            })
+            .collect();
+        asg
+    };
+    let mut resp = ConsumerGroupDescribeResponse::default();
+    for id in &req.group_ids {
+        let mut d = CgDescribed::default();
+        d.group_id = id.clone();
+        d.authorized_operations = i32::MIN;
+        let g = state.groups.group(id.0.as_str());
+        let g = g.as_ref().map(|g| lock(g));
+        match g.as_ref().and_then(|g| g.consumer.as_ref().map(|c| (g, c))) {
+            None => {
+                d.error_code = error::GROUP_ID_NOT_FOUND;
+                d.error_message = Some(str(format!("Group {} not found.", id.0.as_str())));
+                d.group_state = str("Dead");
+            }
+            Some((_, c)) => {
+                d.error_code = error::NONE;
+                d.group_state = str(c.state_name());
+                d.group_epoch = c.epoch;
+                d.assignment_epoch = c.assignment_epoch;
+                d.assignor_name = str(c.assignor.clone());
+                d.members = c
+                    .members
+                    .values()
+                    .map(|m| {
+                        let mut dm = Member::default();
+                        dm.member_id = str(m.id.clone());
+                        dm.instance_id = m.instance_id.clone().map(str);
+                        dm.rack_id = m.rack_id.clone().map(str);
+                        dm.member_epoch = m.epoch;
+                        dm.client_id = str(m.client_id.clone());
+                        dm.client_host = str(m.client_host.clone());
+                        dm.subscribed_topic_names = m
+                            .subscribed_names
+                            .iter()
+                            .map(|n| topic_name(n.clone()))
+                            .collect();
+                        dm.subscribed_topic_regex = m.subscribed_regex.clone().map(str);
+                        dm.assignment = to_wire(&m.assigned);
+                        dm.target_assignment =
+                            to_wire(&c.target.get(&m.id).cloned().unwrap_or_default());
+                        dm.member_type = 1;
+                        dm
+                    })
+                    .collect();
+            }
+        }
+        resp.groups.push(d);
     }
     resp
 }

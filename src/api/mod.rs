@@ -102,6 +102,23 @@ pub async fn dispatch(state: &BrokerState, frame: Frame) -> Result<Option<Bytes>
                 reason,
             });
     }
+    if frame.api == ApiKey::ConsumerGroupHeartbeat {
+        let req: ConsumerGroupHeartbeatRequest = decode_body(&frame)?;
+        let client_id = crate::protocol::client_id(&frame.header).to_string();
+        let host = frame
+            .peer
+            .map(|p| format!("/{}", p.ip()))
+            .unwrap_or_default();
+        let resp =
+            groups::handle_consumer_heartbeat(state, req, frame.version, client_id, host).await;
+        return encode_response(frame.api, frame.version, frame.header.correlation_id, &resp)
+            .map(Some)
+            .map_err(|reason| FrameError::Malformed {
+                api: frame.api,
+                version: frame.version,
+                reason,
+            });
+    }
     if frame.api == ApiKey::JoinGroup {
         let req: JoinGroupRequest = decode_body(&frame)?;
         let client_id = crate::protocol::client_id(&frame.header).to_string();
@@ -142,6 +159,7 @@ pub async fn dispatch(state: &BrokerState, frame: Frame) -> Result<Option<Bytes>
         ListGroups => groups::handle_list_groups,
         DescribeGroups => groups::handle_describe_groups,
         DeleteGroups => groups::handle_delete_groups,
+        ConsumerGroupDescribe => groups::handle_consumer_describe,
         DescribeCluster => log_dirs::handle_describe_cluster,
         DescribeLogDirs => log_dirs::handle_describe_log_dirs,
     )

@@ -148,6 +148,8 @@ pub struct Group {
     initial_delay_until: Option<Instant>,
     sync_deadline: Option<Instant>,
     pub offsets: HashMap<(String, i32), OffsetValue>,
+    /// Present when the group runs the KIP-848 consumer protocol instead of the classic one.
+    pub consumer: Option<super::consumer::ConsumerGroup>,
     /// Set when membership changed in a way that must be written to the offsets topic.
     pub dirty: bool,
 }
@@ -173,6 +175,7 @@ impl Group {
             initial_delay_until: None,
             sync_deadline: None,
             offsets: HashMap::new(),
+            consumer: None,
             dirty: false,
         }
     }
@@ -185,7 +188,24 @@ impl Group {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
+        self.members.is_empty() && self.consumer.as_ref().is_none_or(|c| c.members.is_empty())
+    }
+
+    /// "classic" or "consumer", as ListGroups reports the type.
+    pub fn group_type(&self) -> &'static str {
+        if self.consumer.is_some() {
+            "consumer"
+        } else {
+            "classic"
+        }
+    }
+
+    /// The state name as ListGroups and DescribeGroups report it.
+    pub fn state_name(&self) -> &'static str {
+        match &self.consumer {
+            Some(c) => c.state_name(),
+            None => self.state.name(),
+        }
     }
 
     /// FENCED_INSTANCE_ID when `instance_id` belongs to another member id.
@@ -770,6 +790,9 @@ impl Group {
         member_id: &str,
         instance_id: Option<&str>,
     ) -> i16 {
+        if let Some(c) = &self.consumer {
+            return c.validate_commit(member_id, generation);
+        }
         if generation < 0 && member_id.is_empty() {
             // A simple (standalone) consumer's commit: only while nobody is a member.
             return if self.members.is_empty() {

@@ -3,6 +3,7 @@
 //! one group never stalls another group or the produce/fetch path.
 
 pub mod classic;
+pub mod consumer;
 pub mod store;
 
 use std::collections::{BTreeMap, HashMap};
@@ -57,6 +58,8 @@ pub struct GroupCoordinator {
     metadata_max_bytes: usize,
     /// Serialises creation of the offsets topic.
     topic_lock: Mutex<()>,
+    consumer_session_timeout: Duration,
+    consumer_heartbeat_interval: Duration,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -93,6 +96,12 @@ impl GroupCoordinator {
                 .saturating_mul(60_000),
             metadata_max_bytes: prop(config, "offset.metadata.max.bytes", 4096).max(0) as usize,
             topic_lock: Mutex::new(()),
+            consumer_session_timeout: Duration::from_millis(
+                prop(config, "group.consumer.session.timeout.ms", 45_000).max(1) as u64,
+            ),
+            consumer_heartbeat_interval: Duration::from_millis(
+                prop(config, "group.consumer.heartbeat.interval.ms", 5000).max(1) as u64,
+            ),
         }
     }
 
@@ -346,7 +355,7 @@ impl GroupCoordinator {
             return error::GROUP_ID_NOT_FOUND;
         };
         let mut g = lock(&g);
-        if !g.members.is_empty() {
+        if !g.is_empty() {
             return error::NON_EMPTY_GROUP;
         }
         let mut records: Vec<_> = g
@@ -408,6 +417,10 @@ impl GroupCoordinator {
             let now = Instant::now();
             for g in coord.all_groups() {
                 let mut g = lock(&g);
+                if let Some(c) = g.consumer.as_mut() {
+                    c.tick(now);
+                    continue;
+                }
                 g.tick(now, &coord.limits);
                 coord.persist_group_if_dirty(&state.cluster, &mut g);
             }
@@ -416,6 +429,16 @@ impl GroupCoordinator {
                 coord.expire_offsets(&state.cluster);
             }
         }
+    }
+}
+
+impl GroupCoordinator {
+    /// A new KIP-848 consumer group with the broker's settings.
+    pub fn new_consumer_group(&self) -> consumer::ConsumerGroup {
+        consumer::ConsumerGroup::new(
+            self.consumer_session_timeout,
+            self.consumer_heartbeat_interval,
+        )
     }
 }
 

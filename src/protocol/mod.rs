@@ -52,6 +52,8 @@ pub const SUPPORTED: &[ApiSupport] = &[
     api(ApiKey::ListGroups, 0, 5),
     api(ApiKey::DescribeGroups, 0, 6),
     api(ApiKey::DeleteGroups, 0, 2),
+    api(ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    api(ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
 
 /// Produce versions Kafka 4 advertises but refuses at request time.
