@@ -297,3 +297,60 @@ fn acknowledged_writes_survive_kill_9_and_a_torn_tail_is_cut() {
     assert_eq!(hi, 5001);
     assert!(weir.terminate().success());
 }
+
+#[test]
+fn committed_offsets_survive_kill_9() {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+    use rdkafka::{Offset, TopicPartitionList};
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let args = vec![
+        "--override".to_string(),
+        format!("listeners=PLAINTEXT://127.0.0.1:{port}"),
+        "--override".into(),
+        format!("log.dirs={}", dir.path().display()),
+        "--override".into(),
+        "offsets.topic.num.partitions=3".into(),
+    ];
+    let weir = Weir::spawn(&args);
+    let make = |b: &str| -> BaseConsumer {
+        ClientConfig::new()
+            .set("bootstrap.servers", b)
+            .set("group.id", "durable-group")
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap()
+    };
+    let c = make(&weir.bootstrap());
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset("committed", 0, Offset::Offset(1234))
+        .unwrap();
+    tpl.find_partition("committed", 0)
+        .unwrap()
+        .set_metadata("checkpoint-7");
+    // The topic must exist for the commit to be accepted; a producer's metadata request creates it.
+    let p: rdkafka::producer::BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", weir.bootstrap())
+        .create()
+        .unwrap();
+    use rdkafka::producer::Producer;
+    p.client()
+        .fetch_metadata(Some("committed"), Duration::from_secs(10))
+        .unwrap();
+    c.commit(&tpl, CommitMode::Sync).expect("commit");
+    drop(c);
+    weir.kill9();
+
+    let weir = Weir::spawn(&args);
+    let c = make(&weir.bootstrap());
+    let mut want = TopicPartitionList::new();
+    want.add_partition("committed", 0);
+    let got = c.committed_offsets(want, Duration::from_secs(10)).unwrap();
+    let e = got.find_partition("committed", 0).unwrap();
+    assert_eq!(e.offset(), Offset::Offset(1234));
+    assert_eq!(e.metadata(), "checkpoint-7");
+    drop(c);
+    assert!(weir.terminate().success());
+}
