@@ -23,7 +23,31 @@ pub struct BrokerState {
     pub advertised: Vec<Listener>,
     pub fetch_sessions: Mutex<FetchSessionCache>,
     pub groups: GroupCoordinator,
+    pub producer_ids: crate::txn::producer_ids::ProducerIds,
     pub connections_max_idle_ms: u64,
+    pub faults: Faults,
+}
+
+/// Fault injection for tests: armed only through the library API, inert otherwise.
+#[derive(Default)]
+pub struct Faults {
+    drop_produce_responses: std::sync::atomic::AtomicU32,
+}
+
+impl Faults {
+    /// The next `n` produce requests are applied but their connections are closed before the
+    /// response is written, as if the network failed: clients must retry.
+    pub fn drop_produce_responses(&self, n: u32) {
+        self.drop_produce_responses
+            .store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub(crate) fn take_produce_drop(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.drop_produce_responses
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +107,8 @@ impl Broker {
             listeners.push(sock);
         }
         let advertised = advertise(&config, &addrs);
+        let producer_ids = crate::txn::producer_ids::ProducerIds::open(&config.log_dir)
+            .map_err(|e| StartError::Storage(TopicError::Storage(e.to_string())))?;
         let idle = config
             .props
             .get("connections.max.idle.ms")
@@ -93,8 +119,10 @@ impl Broker {
             config,
             cluster,
             groups,
+            producer_ids,
             advertised,
             connections_max_idle_ms: idle,
+            faults: Faults::default(),
         });
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = Vec::new();

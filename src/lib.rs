@@ -12,6 +12,7 @@ pub mod group;
 pub mod log;
 pub mod protocol;
 pub mod server;
+pub mod txn;
 
 pub use broker::{Broker, BrokerHandle, StartError};
 pub use config::Config;

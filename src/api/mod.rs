@@ -12,6 +12,7 @@ pub mod log_dirs;
 pub mod metadata;
 pub mod produce;
 pub mod topics;
+pub mod txn;
 
 use bytes::Bytes;
 use kafka_protocol::messages::*;
@@ -160,6 +161,7 @@ pub async fn dispatch(state: &BrokerState, frame: Frame) -> Result<Option<Bytes>
         DescribeGroups => groups::handle_describe_groups,
         DeleteGroups => groups::handle_delete_groups,
         ConsumerGroupDescribe => groups::handle_consumer_describe,
+        InitProducerId => txn::handle_init_producer_id,
         DescribeCluster => log_dirs::handle_describe_cluster,
         DescribeLogDirs => log_dirs::handle_describe_log_dirs,
     )

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use super::batch::{self, BatchError, BatchHeader};
 use super::config::LogConfig;
 use super::segment::{self, now_ms, Segment};
+use crate::txn::producer_state::{ProducerStateTable, SeqCheck};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
@@ -27,6 +28,8 @@ pub enum LogError {
     Batch(#[from] BatchError),
     #[error("timestamp {0} of the batch is out of the acceptable range")]
     InvalidTimestamp(i64),
+    #[error("{message}")]
+    Producer { code: i16, message: String },
 }
 
 impl LogError {
@@ -36,6 +39,7 @@ impl LogError {
             LogError::OffsetOutOfRange { .. } => 1,
             LogError::Batch(b) => b.code(),
             LogError::InvalidTimestamp(_) => 32,
+            LogError::Producer { code, .. } => *code,
         }
     }
 }
@@ -64,6 +68,7 @@ struct Log {
     config: LogConfig,
     unflushed_messages: i64,
     last_flush_ms: i64,
+    producers: ProducerStateTable,
 }
 
 pub struct Partition {
@@ -101,6 +106,7 @@ impl Log {
         let next = self.next_offset();
         let dir = self.dir.clone();
         self.active().flush().map_err(io_err(&dir))?;
+        self.write_snapshot();
         let seg = Segment::create(&dir, next).map_err(io_err(&dir))?;
         self.segments.insert(next, seg);
         Ok(())
@@ -122,6 +128,62 @@ impl Log {
         if full || old || rel_overflow {
             self.roll()?;
         }
+        Ok(())
+    }
+
+    /// Writes `<next offset>.snapshot` of the producer state and removes older snapshots.
+    fn write_snapshot(&self) {
+        let next = self.next_offset();
+        let name = format!("{next:020}.snapshot");
+        let data = self.producers.encode(next);
+        let tmp = self.dir.join(format!("{name}.tmp"));
+        let result = fs::write(&tmp, &data).and_then(|_| fs::rename(&tmp, self.dir.join(&name)));
+        if let Err(e) = result {
+            tracing::warn!(
+                "could not write producer snapshot in {}: {e}",
+                self.dir.display()
+            );
+            return;
+        }
+        for (off, path) in snapshots(&self.dir) {
+            if off != next {
+                let _ = fs::remove_file(path);
+            }
+        }
+    }
+
+    /// Rebuilds producer state: newest usable snapshot, then every batch header after it.
+    fn rebuild_producers(&mut self) -> Result<(), LogError> {
+        let end = self.next_offset();
+        let mut from = self.log_start_offset;
+        let mut table = ProducerStateTable::default();
+        for (off, path) in snapshots(&self.dir).into_iter().rev() {
+            if off > end {
+                continue;
+            }
+            if let Some((o, t)) = fs::read(&path)
+                .ok()
+                .and_then(|d| ProducerStateTable::decode(&d))
+            {
+                from = o.max(from);
+                table = t;
+                break;
+            }
+        }
+        let dir = self.dir.clone();
+        for seg in self.segments.values() {
+            if seg.next_offset <= from {
+                continue;
+            }
+            let pos = seg.floor_position(from);
+            seg.for_each_header(pos, |h| {
+                if h.last_offset() >= from && h.producer_id >= 0 {
+                    table.record(h);
+                }
+            })
+            .map_err(io_err(&dir))?;
+        }
+        self.producers = table;
         Ok(())
     }
 
@@ -194,14 +256,16 @@ impl Partition {
             .unwrap_or(0)
             .clamp(first_base, end.max(first_base));
         write_epoch_checkpoint(dir).map_err(io_err(dir))?;
-        let log = Log {
+        let mut log = Log {
             dir: dir.to_path_buf(),
             segments,
             log_start_offset,
             config,
             unflushed_messages: 0,
             last_flush_ms: now_ms(),
+            producers: ProducerStateTable::default(),
         };
+        log.rebuild_producers()?;
         let hw = log.next_offset();
         Ok(Partition {
             topic: topic.to_string(),
@@ -262,6 +326,19 @@ impl Partition {
             }
             None
         };
+        if h.producer_id >= 0 {
+            match log.producers.check(&h) {
+                Ok(SeqCheck::Append) => {}
+                Ok(SeqCheck::Duplicate { base_offset }) => {
+                    return Ok(AppendInfo {
+                        base_offset,
+                        log_append_time: -1,
+                        log_start_offset: log.log_start_offset,
+                    });
+                }
+                Err((code, message)) => return Err(LogError::Producer { code, message }),
+            }
+        }
         log.maybe_roll(buf.len(), h.last_offset_delta)?;
         let base = log.next_offset();
         batch::patch_for_append(&mut buf, base, self.leader_epoch, append_time);
@@ -273,6 +350,7 @@ impl Partition {
         log.active()
             .append(&buf, &h, cfg.index_interval_bytes)
             .map_err(io_err(&dir))?;
+        log.producers.record(&h);
         log.unflushed_messages += h.records_count as i64;
         if log.unflushed_messages >= cfg.flush_messages {
             log.active().flush().map_err(io_err(&dir))?;
@@ -423,7 +501,7 @@ impl Partition {
         Ok(())
     }
 
-    /// Flushes everything; used at clean shutdown.
+    /// Flushes everything and snapshots producer state; used at clean shutdown.
     pub fn flush(&self) -> Result<(), LogError> {
         let mut log = self.lock();
         let dir = log.dir.clone();
@@ -431,6 +509,7 @@ impl Partition {
             seg.flush().map_err(io_err(&dir))?;
         }
         log.unflushed_messages = 0;
+        log.write_snapshot();
         Ok(())
     }
 
@@ -573,6 +652,22 @@ fn record_timestamps(batch: Bytes) -> Vec<(i64, i64)> {
 }
 
 const LOG_START_FILE: &str = "log-start-offset";
+
+/// Producer snapshots in `dir`, oldest first.
+fn snapshots(dir: &Path) -> Vec<(i64, PathBuf)> {
+    let mut out: Vec<(i64, PathBuf)> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name();
+            let off = name.to_str()?.strip_suffix(".snapshot")?.parse().ok()?;
+            Some((off, e.path()))
+        })
+        .collect();
+    out.sort();
+    out
+}
 
 fn read_log_start(dir: &Path) -> Option<i64> {
     fs::read_to_string(dir.join(LOG_START_FILE))

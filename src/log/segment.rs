@@ -253,6 +253,25 @@ impl Segment {
         }
     }
 
+    /// Calls `f` with every batch header from file position `from` to the end, reading in
+    /// chunks (producer-state rebuilds).
+    pub fn for_each_header(&self, from: u64, mut f: impl FnMut(&BatchHeader)) -> io::Result<()> {
+        let mut pos = from;
+        let mut head = [0u8; HEADER_LEN];
+        while pos + HEADER_LEN as u64 <= self.size {
+            self.log.read_exact_at(&mut head, pos)?;
+            let Some(h) = BatchHeader::parse(&head) else {
+                break;
+            };
+            if h.batch_length <= 0 {
+                break;
+            }
+            f(&h);
+            pos += h.total_len() as u64;
+        }
+        Ok(())
+    }
+
     pub fn file(&self) -> Arc<File> {
         self.log.clone()
     }

@@ -54,6 +54,7 @@ pub const SUPPORTED: &[ApiSupport] = &[
     api(ApiKey::DeleteGroups, 0, 2),
     api(ApiKey::ConsumerGroupHeartbeat, 0, 1),
     api(ApiKey::ConsumerGroupDescribe, 0, 1),
+    api(ApiKey::InitProducerId, 0, 5),
 ];
 
 /// Produce versions Kafka 4 advertises but refuses at request time.

@@ -103,7 +103,13 @@ async fn read_loop(
         } else {
             let api_key = frame.api;
             let client = protocol::client_id(&frame.header).to_string();
-            match api::dispatch(state, frame).await {
+            let result = api::dispatch(state, frame).await;
+            if api_key == ApiKey::Produce && state.faults.take_produce_drop() {
+                return Err(
+                    "fault injection: dropping the connection before the produce response".into(),
+                );
+            }
+            match result {
                 Ok(Some(b)) => Pending::Ready(b),
                 Ok(None) => continue,
                 Err(e) => return Err(format!("{e} (client {client}, {api_key:?})")),
