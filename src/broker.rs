@@ -23,6 +23,7 @@ pub struct BrokerState {
     pub advertised: Vec<Listener>,
     pub fetch_sessions: Mutex<FetchSessionCache>,
     pub groups: GroupCoordinator,
+    pub txns: crate::txn::coordinator::TxnCoordinator,
     pub producer_ids: crate::txn::producer_ids::ProducerIds,
     pub connections_max_idle_ms: u64,
     pub faults: Faults,
@@ -114,16 +115,23 @@ impl Broker {
             .get("connections.max.idle.ms")
             .and_then(|v| v.parse().ok())
             .unwrap_or(600_000u64);
+        let txns = crate::txn::coordinator::TxnCoordinator::new(&config);
         let state = Arc::new(BrokerState {
             fetch_sessions: Mutex::new(FetchSessionCache::new(config.fetch_session_cache_slots)),
             config,
             cluster,
             groups,
+            txns,
             producer_ids,
             advertised,
             connections_max_idle_ms: idle,
             faults: Faults::default(),
         });
+        {
+            // Finish transactions a crash left between their two phases before serving.
+            let st = state.clone();
+            let _ = tokio::task::spawn_blocking(move || st.txns.load(&st)).await;
+        }
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = Vec::new();
         for sock in listeners {
@@ -137,6 +145,9 @@ impl Broker {
             state.clone(),
             rx.clone(),
         )));
+        tasks.push(tokio::spawn(
+            crate::txn::coordinator::TxnCoordinator::run_timers(state.clone(), rx.clone()),
+        ));
         tasks.push(tokio::spawn(maintenance(state.clone(), rx)));
         let shown: Vec<String> = state
             .config

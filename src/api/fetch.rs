@@ -7,8 +7,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::future::select_all;
 use indexmap::IndexMap;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId};
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -97,19 +99,28 @@ fn read_all(
             Ok(crate::log::ReadInfo {
                 records: Bytes::new(),
                 high_watermark: p.high_watermark(),
+                last_stable_offset: p.last_stable_offset(),
                 log_start_offset: p.log_start_offset(),
+                aborted: read_committed.then(Vec::new),
             })
         } else {
-            p.read(sp.fetch_offset, limit, min_one)
+            p.read_isolated(sp.fetch_offset, limit, min_one, read_committed)
         };
         match result {
             Ok(info) => {
                 d.high_watermark = info.high_watermark;
-                d.last_stable_offset = info.high_watermark;
+                d.last_stable_offset = info.last_stable_offset;
                 d.log_start_offset = info.log_start_offset;
-                if read_committed {
-                    d.aborted_transactions = Some(Vec::new());
-                }
+                d.aborted_transactions = info.aborted.map(|list| {
+                    list.into_iter()
+                        .map(|(pid, first)| {
+                            let mut a = AbortedTransaction::default();
+                            a.producer_id = ProducerId(pid);
+                            a.first_offset = first;
+                            a
+                        })
+                        .collect()
+                });
                 let n = info.records.len();
                 total += n;
                 let changed = n > 0
@@ -130,7 +141,7 @@ fn read_all(
                 }
                 let mut d = empty_partition(sp.partition, e.code());
                 d.high_watermark = p.high_watermark();
-                d.last_stable_offset = d.high_watermark;
+                d.last_stable_offset = p.last_stable_offset();
                 d.log_start_offset = p.log_start_offset();
                 out.push(Served {
                     key,

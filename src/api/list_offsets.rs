@@ -23,9 +23,10 @@ const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
 
-fn lookup(p: &Partition, ts: i64) -> Result<(i64, i64, i32), i16> {
+fn lookup(p: &Partition, ts: i64, committed: bool) -> Result<(i64, i64, i32), i16> {
     let epoch = p.leader_epoch;
     let r = match ts {
+        LATEST if committed => Ok(Some((p.last_stable_offset(), -1))),
         LATEST => Ok(Some((p.high_watermark(), -1))),
         EARLIEST | EARLIEST_LOCAL => Ok(Some((p.log_start_offset(), -1))),
         LATEST_TIERED => Ok(None),
@@ -70,7 +71,7 @@ pub async fn handle(
                     if err != code::NONE {
                         r.error_code = err;
                     } else {
-                        match lookup(&p, rp.timestamp) {
+                        match lookup(&p, rp.timestamp, req.isolation_level == 1) {
                             Ok((off, ts, epoch)) => {
                                 r.offset = off;
                                 r.timestamp = ts;

@@ -162,6 +162,13 @@ pub async fn dispatch(state: &BrokerState, frame: Frame) -> Result<Option<Bytes>
         DeleteGroups => groups::handle_delete_groups,
         ConsumerGroupDescribe => groups::handle_consumer_describe,
         InitProducerId => txn::handle_init_producer_id,
+        AddPartitionsToTxn => txn::handle_add_partitions,
+        AddOffsetsToTxn => txn::handle_add_offsets,
+        EndTxn => txn::handle_end_txn,
+        TxnOffsetCommit => txn::handle_txn_offset_commit,
+        DescribeTransactions => txn::handle_describe_transactions,
+        ListTransactions => txn::handle_list_transactions,
+        DescribeProducers => txn::handle_describe_producers,
         DescribeCluster => log_dirs::handle_describe_cluster,
         DescribeLogDirs => log_dirs::handle_describe_log_dirs,
     )

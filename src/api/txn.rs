@@ -1,10 +1,17 @@
-//! Producer APIs: InitProducerId (and, with the transaction coordinator, the transaction APIs).
+//! Producer and transaction APIs: InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn, EndTxn,
+//! TxnOffsetCommit, and the operator views DescribeTransactions, ListTransactions,
+//! DescribeProducers.
 
-use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
+use kafka_protocol::messages::add_partitions_to_txn_response::{
+    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnResult, AddPartitionsToTxnTopicResult,
+};
+use kafka_protocol::messages::*;
 
 use crate::broker::BrokerState;
+use crate::group::CommitItem;
+use crate::txn::coordinator::{code as txn_code, TxnCoordinator};
 
-use super::code;
+use super::{code, str};
 
 pub async fn handle_init_producer_id(
     state: &BrokerState,
@@ -14,24 +21,400 @@ pub async fn handle_init_producer_id(
     let mut resp = InitProducerIdResponse::default();
     resp.producer_id = ProducerId(-1);
     resp.producer_epoch = -1;
-    if req
+    match req
         .transactional_id
         .as_ref()
-        .is_some_and(|t| !t.0.is_empty())
+        .map(|t| t.0.as_str())
+        .filter(|t| !t.is_empty())
     {
-        return crate::txn::coordinator::init_producer_id(state, req).await;
+        Some(id) => {
+            let expected =
+                (req.producer_id.0 >= 0).then_some((req.producer_id.0, req.producer_epoch));
+            match state
+                .txns
+                .init_producer_id(state, id, req.transaction_timeout_ms, expected)
+            {
+                Ok((pid, epoch)) => {
+                    resp.error_code = code::NONE;
+                    resp.producer_id = ProducerId(pid);
+                    resp.producer_epoch = epoch;
+                }
+                Err(c) => resp.error_code = c,
+            }
+        }
+        // An idempotent producer always gets a fresh id, as Kafka does.
+        None => match state.producer_ids.next() {
+            Ok(id) => {
+                resp.error_code = code::NONE;
+                resp.producer_id = ProducerId(id);
+                resp.producer_epoch = 0;
+            }
+            Err(e) => {
+                tracing::error!("cannot allocate a producer id: {e}");
+                resp.error_code = txn_code::COORDINATOR_NOT_AVAILABLE;
+            }
+        },
     }
-    // An idempotent producer always gets a fresh id (Kafka does the same).
-    match state.producer_ids.next() {
-        Ok(id) => {
+    resp
+}
+
+fn topic_results(
+    topics: &[add_partitions_to_txn_request::AddPartitionsToTxnTopic],
+    codes: &[i16],
+) -> Vec<AddPartitionsToTxnTopicResult> {
+    let mut it = codes.iter();
+    topics
+        .iter()
+        .map(|t| {
+            let mut r = AddPartitionsToTxnTopicResult::default();
+            r.name = t.name.clone();
+            r.results_by_partition = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let mut pr = AddPartitionsToTxnPartitionResult::default();
+                    pr.partition_index = *p;
+                    pr.partition_error_code = *it.next().unwrap_or(&code::NONE);
+                    pr
+                })
+                .collect();
+            r
+        })
+        .collect()
+}
+
+fn flatten(
+    topics: &[add_partitions_to_txn_request::AddPartitionsToTxnTopic],
+) -> Vec<(String, i32)> {
+    topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(move |p| (t.name.0.as_str().to_string(), *p))
+        })
+        .collect()
+}
+
+pub async fn handle_add_partitions(
+    state: &BrokerState,
+    req: AddPartitionsToTxnRequest,
+    version: i16,
+) -> AddPartitionsToTxnResponse {
+    let mut resp = AddPartitionsToTxnResponse::default();
+    if version <= 3 {
+        let parts = flatten(&req.v3_and_below_topics);
+        let codes = state.txns.add_partitions(
+            state,
+            req.v3_and_below_transactional_id.0.as_str(),
+            req.v3_and_below_producer_id.0,
+            req.v3_and_below_producer_epoch,
+            &parts,
+            false,
+        );
+        resp.results_by_topic_v3_and_below = topic_results(&req.v3_and_below_topics, &codes);
+        return resp;
+    }
+    for t in &req.transactions {
+        let parts = flatten(&t.topics);
+        let codes = state.txns.add_partitions(
+            state,
+            t.transactional_id.0.as_str(),
+            t.producer_id.0,
+            t.producer_epoch,
+            &parts,
+            t.verify_only,
+        );
+        let mut r = AddPartitionsToTxnResult::default();
+        r.transactional_id = t.transactional_id.clone();
+        r.topic_results = topic_results(&t.topics, &codes);
+        resp.results_by_transaction.push(r);
+    }
+    resp
+}
+
+pub async fn handle_add_offsets(
+    state: &BrokerState,
+    req: AddOffsetsToTxnRequest,
+    _version: i16,
+) -> AddOffsetsToTxnResponse {
+    let mut resp = AddOffsetsToTxnResponse::default();
+    resp.error_code = match TxnCoordinator::offsets_partition(state, req.group_id.0.as_str()) {
+        Err(c) => c,
+        Ok(part) => state
+            .txns
+            .add_partitions(
+                state,
+                req.transactional_id.0.as_str(),
+                req.producer_id.0,
+                req.producer_epoch,
+                &[part],
+                false,
+            )
+            .first()
+            .copied()
+            .unwrap_or(code::NONE),
+    };
+    resp
+}
+
+pub async fn handle_end_txn(
+    state: &BrokerState,
+    req: EndTxnRequest,
+    _version: i16,
+) -> EndTxnResponse {
+    let mut resp = EndTxnResponse::default();
+    match state.txns.end(
+        state,
+        req.transactional_id.0.as_str(),
+        req.producer_id.0,
+        req.producer_epoch,
+        req.committed,
+    ) {
+        Ok((pid, epoch)) => {
             resp.error_code = code::NONE;
-            resp.producer_id = ProducerId(id);
-            resp.producer_epoch = 0;
+            resp.producer_id = ProducerId(pid);
+            resp.producer_epoch = epoch;
         }
-        Err(e) => {
-            tracing::error!("cannot allocate a producer id: {e}");
-            resp.error_code = 15; // COORDINATOR_NOT_AVAILABLE: retriable for the client
+        Err(c) => {
+            resp.error_code = c;
+            resp.producer_id = ProducerId(-1);
+            resp.producer_epoch = -1;
         }
+    }
+    resp
+}
+
+pub async fn handle_txn_offset_commit(
+    state: &BrokerState,
+    req: TxnOffsetCommitRequest,
+    _version: i16,
+) -> TxnOffsetCommitResponse {
+    use kafka_protocol::messages::txn_offset_commit_response::{
+        TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+    };
+    let group = req.group_id.0.as_str().to_string();
+    // The producer must own the transaction, and the group must be part of it.
+    let owner = match state.txns.get(req.transactional_id.0.as_str()) {
+        None => txn_code::INVALID_PRODUCER_ID_MAPPING,
+        Some(t) => {
+            let m = t.lock().unwrap_or_else(|p| p.into_inner());
+            if m.producer_id != req.producer_id.0 {
+                txn_code::INVALID_PRODUCER_ID_MAPPING
+            } else if m.epoch != req.producer_epoch {
+                txn_code::PRODUCER_FENCED
+            } else {
+                code::NONE
+            }
+        }
+    };
+    // A group member's commit is checked like a normal commit (generation and member).
+    let member_code = if owner == code::NONE && !req.member_id.is_empty() {
+        state
+            .groups
+            .group(&group)
+            .map(|g| {
+                g.lock().unwrap_or_else(|p| p.into_inner()).validate_commit(
+                    req.generation_id,
+                    req.member_id.as_str(),
+                    req.group_instance_id.as_ref().map(|s| s.as_str()),
+                )
+            })
+            .unwrap_or(crate::group::error::NONE)
+    } else {
+        owner
+    };
+    let items: Vec<CommitItem> = req
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions.iter().map(move |p| CommitItem {
+                topic: t.name.0.as_str().to_string(),
+                partition: p.partition_index,
+                offset: p.committed_offset,
+                leader_epoch: p.committed_leader_epoch,
+                metadata: p
+                    .committed_metadata
+                    .as_ref()
+                    .map(|m| m.as_str().to_string()),
+            })
+        })
+        .collect();
+    let codes = if member_code != code::NONE {
+        vec![member_code; items.len()]
+    } else {
+        state.groups.get_or_create(&group);
+        state.groups.txn_commit(
+            &state.cluster,
+            &group,
+            req.producer_id.0,
+            req.producer_epoch,
+            items,
+        )
+    };
+    let mut it = codes.into_iter();
+    let mut resp = TxnOffsetCommitResponse::default();
+    resp.topics = req
+        .topics
+        .iter()
+        .map(|t| {
+            let mut rt = TxnOffsetCommitResponseTopic::default();
+            rt.name = t.name.clone();
+            rt.partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let mut rp = TxnOffsetCommitResponsePartition::default();
+                    rp.partition_index = p.partition_index;
+                    rp.error_code = it.next().unwrap_or(code::NONE);
+                    rp
+                })
+                .collect();
+            rt
+        })
+        .collect();
+    resp
+}
+
+pub async fn handle_describe_transactions(
+    state: &BrokerState,
+    req: DescribeTransactionsRequest,
+    _version: i16,
+) -> DescribeTransactionsResponse {
+    use kafka_protocol::messages::describe_transactions_response::{TopicData, TransactionState};
+    let mut resp = DescribeTransactionsResponse::default();
+    for id in &req.transactional_ids {
+        let mut ts = TransactionState::default();
+        ts.transactional_id = id.clone();
+        match state.txns.get(id.0.as_str()) {
+            None => {
+                ts.error_code = txn_code::TRANSACTIONAL_ID_NOT_FOUND;
+                ts.producer_id = ProducerId(-1);
+                ts.producer_epoch = -1;
+            }
+            Some(t) => {
+                let m = t.lock().unwrap_or_else(|p| p.into_inner());
+                ts.error_code = code::NONE;
+                ts.transaction_state = str(m.state.name());
+                ts.transaction_timeout_ms = m.timeout_ms;
+                ts.transaction_start_time_ms = m.start_ms;
+                ts.producer_id = ProducerId(m.producer_id);
+                ts.producer_epoch = m.epoch;
+                let mut by_topic: std::collections::BTreeMap<String, Vec<i32>> = Default::default();
+                for (t, p) in &m.partitions {
+                    by_topic.entry(t.clone()).or_default().push(*p);
+                }
+                ts.topics = by_topic
+                    .into_iter()
+                    .map(|(t, ps)| {
+                        let mut d = TopicData::default();
+                        d.topic = super::topic_name(t);
+                        d.partitions = ps;
+                        d
+                    })
+                    .collect();
+            }
+        }
+        resp.transaction_states.push(ts);
+    }
+    resp
+}
+
+pub async fn handle_list_transactions(
+    state: &BrokerState,
+    req: ListTransactionsRequest,
+    _version: i16,
+) -> ListTransactionsResponse {
+    use kafka_protocol::messages::list_transactions_response::TransactionState;
+    const STATES: &[&str] = &[
+        "Empty",
+        "Ongoing",
+        "PrepareCommit",
+        "PrepareAbort",
+        "CompleteCommit",
+        "CompleteAbort",
+        "Dead",
+        "PrepareEpochFence",
+    ];
+    let mut resp = ListTransactionsResponse::default();
+    resp.unknown_state_filters = req
+        .state_filters
+        .iter()
+        .filter(|s| !STATES.contains(&s.as_str()))
+        .cloned()
+        .collect();
+    let pattern = req
+        .transactional_id_pattern
+        .as_ref()
+        .and_then(|p| regex::Regex::new(&format!("^(?:{})$", p.as_str())).ok());
+    let now = crate::log::segment::now_ms();
+    for t in state.txns.all() {
+        let m = t.lock().unwrap_or_else(|p| p.into_inner());
+        if !req.state_filters.is_empty()
+            && !req
+                .state_filters
+                .iter()
+                .any(|s| s.as_str() == m.state.name())
+        {
+            continue;
+        }
+        if !req.producer_id_filters.is_empty()
+            && !req.producer_id_filters.iter().any(|p| p.0 == m.producer_id)
+        {
+            continue;
+        }
+        if req.duration_filter >= 0 && (m.start_ms < 0 || now - m.start_ms < req.duration_filter) {
+            continue;
+        }
+        if pattern.as_ref().is_some_and(|r| !r.is_match(&m.id)) {
+            continue;
+        }
+        let mut ts = TransactionState::default();
+        ts.transactional_id = TransactionalId(str(m.id.clone()));
+        ts.producer_id = ProducerId(m.producer_id);
+        ts.transaction_state = str(m.state.name());
+        resp.transaction_states.push(ts);
+    }
+    resp
+}
+
+pub async fn handle_describe_producers(
+    state: &BrokerState,
+    req: DescribeProducersRequest,
+    _version: i16,
+) -> DescribeProducersResponse {
+    use kafka_protocol::messages::describe_producers_response::{
+        PartitionResponse, ProducerState, TopicResponse,
+    };
+    let mut resp = DescribeProducersResponse::default();
+    for t in &req.topics {
+        let mut tr = TopicResponse::default();
+        tr.name = t.name.clone();
+        for p in &t.partition_indexes {
+            let mut pr = PartitionResponse::default();
+            pr.partition_index = *p;
+            match state.cluster.partition(t.name.0.as_str(), *p) {
+                None => pr.error_code = code::UNKNOWN_TOPIC_OR_PARTITION,
+                Some(part) => {
+                    pr.active_producers = part
+                        .producers()
+                        .into_iter()
+                        .map(|(pid, epoch, last_seq, ts, txn)| {
+                            let mut s = ProducerState::default();
+                            s.producer_id = ProducerId(pid);
+                            s.producer_epoch = epoch as i32;
+                            s.last_sequence = last_seq;
+                            s.last_timestamp = ts;
+                            s.coordinator_epoch = 0;
+                            s.current_txn_start_offset = txn.unwrap_or(-1);
+                            s
+                        })
+                        .collect();
+                }
+            }
+            tr.partitions.push(pr);
+        }
+        resp.topics.push(tr);
     }
     resp
 }

@@ -60,6 +60,8 @@ pub struct GroupCoordinator {
     topic_lock: Mutex<()>,
     consumer_session_timeout: Duration,
     consumer_heartbeat_interval: Duration,
+    /// Offsets written by open transactions, by producer id.
+    pending_txn: Mutex<HashMap<i64, Vec<Entry>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -99,13 +101,15 @@ impl GroupCoordinator {
             consumer_session_timeout: Duration::from_millis(
                 prop(config, "group.consumer.session.timeout.ms", 45_000).max(1) as u64,
             ),
+            pending_txn: Mutex::new(HashMap::new()),
             consumer_heartbeat_interval: Duration::from_millis(
                 prop(config, "group.consumer.heartbeat.interval.ms", 5000).max(1) as u64,
             ),
         }
     }
 
-    /// Rebuilds groups and offsets from `__consumer_offsets`, if it exists.
+    /// Rebuilds groups and offsets from `__consumer_offsets`, if it exists. Transactional
+    /// offset commits stay pending until their producer's COMMIT marker (dropped on ABORT).
     pub fn load(&self, cluster: &Cluster) {
         let Some(topic) = cluster.topic(OFFSETS_TOPIC) else {
             return;
@@ -113,40 +117,26 @@ impl GroupCoordinator {
         let started = Instant::now();
         let mut records = 0usize;
         for p in &topic.partitions {
-            let mut offset = p.log_start_offset();
-            let end = p.high_watermark();
-            while offset < end {
-                let Ok(read) = p.read(offset, 1 << 20, true) else {
-                    break;
+            replay_partition(p, |r| {
+                let Some(key) = &r.key else { return };
+                if r.control {
+                    let commit = key.len() >= 4 && i16::from_be_bytes([key[2], key[3]]) == 1;
+                    self.end_transaction(r.producer_id, commit);
+                    return;
+                }
+                let Some(e) = store::decode(key, r.value.as_ref()) else {
+                    return;
                 };
-                if read.records.is_empty() {
-                    break;
+                records += 1;
+                if r.transactional {
+                    lock(&self.pending_txn)
+                        .entry(r.producer_id)
+                        .or_default()
+                        .push(e);
+                } else {
+                    self.apply(e);
                 }
-                let len = read.records.len();
-                let mut buf = read.records;
-                let sets = crate::protocol::guarded_decode(len, || {
-                    RecordBatchDecoder::decode_all(&mut buf)
-                });
-                let Ok(sets) = sets else {
-                    tracing::error!("{OFFSETS_TOPIC}-{}: undecodable batch at offset {offset}; skipping the rest", p.index);
-                    break;
-                };
-                let mut next = offset;
-                for set in sets {
-                    for r in set.records {
-                        next = next.max(r.offset + 1);
-                        let Some(key) = r.key else { continue };
-                        if let Some(e) = store::decode(&key, r.value.as_ref()) {
-                            self.apply(e);
-                            records += 1;
-                        }
-                    }
-                }
-                if next <= offset {
-                    break;
-                }
-                offset = next;
-            }
+            });
         }
         let n = lock(&self.groups).len();
         if records > 0 {
@@ -155,6 +145,106 @@ impl GroupCoordinator {
                 started.elapsed().as_secs_f64() * 1000.0
             );
         }
+    }
+
+    /// A transaction touching the offsets topic ended: apply or drop its pending offsets.
+    pub fn end_transaction(&self, producer_id: i64, commit: bool) {
+        let pending = lock(&self.pending_txn)
+            .remove(&producer_id)
+            .unwrap_or_default();
+        if commit {
+            for e in pending {
+                self.apply(e);
+            }
+        }
+    }
+
+    /// TxnOffsetCommit: writes the offsets as the producer's transactional records; they become
+    /// visible to OffsetFetch when the transaction commits.
+    pub fn txn_commit(
+        &self,
+        cluster: &Cluster,
+        group: &str,
+        producer_id: i64,
+        epoch: i16,
+        items: Vec<CommitItem>,
+    ) -> Vec<i16> {
+        let now = now_ms();
+        let mut codes = Vec::with_capacity(items.len());
+        let mut records = Vec::new();
+        let mut entries = Vec::new();
+        for it in items {
+            let meta = it.metadata.unwrap_or_default();
+            if meta.len() > self.metadata_max_bytes {
+                codes.push(error::OFFSET_METADATA_TOO_LARGE);
+                continue;
+            }
+            if cluster.partition(&it.topic, it.partition).is_none() {
+                codes.push(error::UNKNOWN_TOPIC_OR_PARTITION);
+                continue;
+            }
+            let v = OffsetValue {
+                offset: it.offset,
+                leader_epoch: it.leader_epoch,
+                metadata: meta,
+                commit_timestamp: now,
+            };
+            records.push(store::offset_record(
+                group,
+                &it.topic,
+                it.partition,
+                Some(&v),
+            ));
+            entries.push((
+                codes.len(),
+                Entry::Offset {
+                    group: group.to_string(),
+                    topic: it.topic,
+                    partition: it.partition,
+                    value: Some(v),
+                },
+            ));
+            codes.push(error::NONE);
+        }
+        if records.is_empty() {
+            return codes;
+        }
+        let written = self.ensure_offsets_topic(cluster).and_then(|_| {
+            let topic = cluster
+                .topic(OFFSETS_TOPIC)
+                .ok_or("offsets topic vanished")?;
+            let p = store::partition_for(group, topic.partitions.len() as i32);
+            let part = topic
+                .partitions
+                .get(p as usize)
+                .ok_or("offsets partition missing")?;
+            let batch = encode_records(records, producer_id, epoch, true);
+            part.append(&batch).map(|_| ()).map_err(|e| e.to_string())
+        });
+        match written {
+            Ok(()) => {
+                let mut pending = lock(&self.pending_txn);
+                let list = pending.entry(producer_id).or_default();
+                for (_, e) in entries {
+                    list.push(e);
+                }
+            }
+            Err(e) => {
+                tracing::error!("could not write transactional offsets of group {group}: {e}");
+                for (i, _) in entries {
+                    codes[i] = error::COORDINATOR_NOT_AVAILABLE;
+                }
+            }
+        }
+        codes
+    }
+
+    /// Whether `group` has offsets waiting on an open transaction (OffsetFetch require_stable).
+    pub fn has_pending(&self, group: &str) -> bool {
+        lock(&self.pending_txn)
+            .values()
+            .flatten()
+            .any(|e| matches!(e, Entry::Offset { group: g, .. } if g == group))
     }
 
     fn apply(&self, e: Entry) {
@@ -256,36 +346,7 @@ impl GroupCoordinator {
             .partitions
             .get(p as usize)
             .ok_or("offsets partition missing")?;
-        let now = now_ms();
-        let recs: Vec<Record> = records
-            .into_iter()
-            .enumerate()
-            .map(|(i, (k, v))| Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: 0,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                sequence: i as i32 - 1,
-                timestamp: now,
-                key: Some(k),
-                value: v,
-                headers: Default::default(),
-            })
-            .collect();
-        let mut buf = BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut buf,
-            &recs,
-            &RecordEncodeOptions {
-                version: 2,
-                compression: Compression::None,
-            },
-        )
-        .map_err(|e| e.to_string())?;
+        let buf = encode_records(records, -1, -1, false);
         part.append(&buf).map(|_| ()).map_err(|e| e.to_string())
     }
 
@@ -439,6 +500,87 @@ impl GroupCoordinator {
             self.consumer_session_timeout,
             self.consumer_heartbeat_interval,
         )
+    }
+}
+
+/// One record batch of broker-written records (key, value); transactional ones carry the
+/// producer's id and epoch and no sequence.
+pub fn encode_records(
+    records: Vec<(Bytes, Option<Bytes>)>,
+    producer_id: i64,
+    epoch: i16,
+    transactional: bool,
+) -> BytesMut {
+    let now = now_ms();
+    let recs: Vec<Record> = records
+        .into_iter()
+        .enumerate()
+        .map(|(i, (k, v))| Record {
+            transactional,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: 0,
+            producer_id,
+            producer_epoch: epoch,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // The batch's base sequence is -1 (none); the encoder keeps records in one batch
+            // while offset minus sequence stays constant.
+            sequence: i as i32 - 1,
+            timestamp: now,
+            key: Some(k),
+            value: v,
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    let _ = RecordBatchEncoder::encode(
+        &mut buf,
+        &recs,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    );
+    buf
+}
+
+/// Reads a whole partition from its start, calling `f` for every record.
+pub fn replay_partition(p: &crate::log::Partition, mut f: impl FnMut(&Record)) {
+    let mut offset = p.log_start_offset();
+    let end = p.high_watermark();
+    while offset < end {
+        let Ok(read) = p.read(offset, 1 << 20, true) else {
+            break;
+        };
+        if read.records.is_empty() {
+            break;
+        }
+        let len = read.records.len();
+        let mut buf = read.records;
+        let Ok(sets) =
+            crate::protocol::guarded_decode(len, || RecordBatchDecoder::decode_all(&mut buf))
+        else {
+            tracing::error!(
+                "{}-{}: undecodable batch at offset {offset}; skipping the rest",
+                p.topic,
+                p.index
+            );
+            break;
+        };
+        let mut next = offset;
+        for set in sets {
+            for r in set.records {
+                next = next.max(r.offset + 1);
+                if r.offset >= offset {
+                    f(&r);
+                }
+            }
+        }
+        if next <= offset {
+            break;
+        }
+        offset = next;
     }
 }
 

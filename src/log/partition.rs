@@ -58,7 +58,18 @@ pub struct AppendInfo {
 pub struct ReadInfo {
     pub records: Bytes,
     pub high_watermark: i64,
+    pub last_stable_offset: i64,
     pub log_start_offset: i64,
+    /// read_committed only: (producer id, first offset) of aborted transactions in range.
+    pub aborted: Option<Vec<(i64, i64)>>,
+}
+
+/// An aborted transaction: producer, first offset, offset of its abort marker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AbortedTxn {
+    pub producer_id: i64,
+    pub first_offset: i64,
+    pub last_offset: i64,
 }
 
 struct Log {
@@ -69,6 +80,7 @@ struct Log {
     unflushed_messages: i64,
     last_flush_ms: i64,
     producers: ProducerStateTable,
+    aborted: Vec<AbortedTxn>,
 }
 
 pub struct Partition {
@@ -178,6 +190,7 @@ impl Log {
             let pos = seg.floor_position(from);
             seg.for_each_header(pos, |h| {
                 if h.last_offset() >= from && h.producer_id >= 0 {
+                    // Markers end transactions; aborts were recorded durably when written.
                     table.record(h);
                 }
             })
@@ -185,6 +198,15 @@ impl Log {
         }
         self.producers = table;
         Ok(())
+    }
+
+    /// The last stable offset: the first offset of the oldest open transaction, else the end.
+    fn last_stable_offset(&self, hw: i64) -> i64 {
+        self.producers
+            .open_transactions()
+            .map(|(_, first)| first)
+            .min()
+            .map_or(hw, |f| f.min(hw))
     }
 
     fn total_size(&self) -> u64 {
@@ -264,6 +286,7 @@ impl Partition {
             unflushed_messages: 0,
             last_flush_ms: now_ms(),
             producers: ProducerStateTable::default(),
+            aborted: read_aborted(dir),
         };
         log.rebuild_producers()?;
         let hw = log.next_offset();
@@ -292,12 +315,33 @@ impl Partition {
 
     /// Validates, patches and appends one produced batch.
     pub fn append(&self, records: &[u8]) -> Result<AppendInfo, LogError> {
+        self.append_inner(records, false)
+    }
+
+    /// Writes a transaction marker (COMMIT or ABORT control batch) for `producer_id`, ending its
+    /// transaction here; an abort is recorded in the aborted-transaction list, durably.
+    pub fn write_marker(
+        &self,
+        producer_id: i64,
+        epoch: i16,
+        commit: bool,
+    ) -> Result<i64, LogError> {
+        let b = control_batch(producer_id, epoch, commit);
+        let info = self.append_inner(&b, true)?;
+        Ok(info.base_offset)
+    }
+
+    fn append_inner(&self, records: &[u8], marker: bool) -> Result<AppendInfo, LogError> {
         let (max, compact) = {
             let log = self.lock();
             (log.config.max_message_bytes, log.config.compact)
         };
-        let mut h = batch::validate_produce(records, max)?;
-        if compact {
+        let mut h = if marker {
+            BatchHeader::parse(records).ok_or_else(|| BatchError::Corrupt("short marker".into()))?
+        } else {
+            batch::validate_produce(records, max)?
+        };
+        if compact && !marker {
             let keyless = batch::keyless_records(records)?;
             if !keyless.is_empty() {
                 return Err(LogError::Batch(BatchError::InvalidRecords {
@@ -326,7 +370,7 @@ impl Partition {
             }
             None
         };
-        if h.producer_id >= 0 {
+        if h.producer_id >= 0 && !marker {
             match log.producers.check(&h) {
                 Ok(SeqCheck::Append) => {}
                 Ok(SeqCheck::Duplicate { base_offset }) => {
@@ -350,7 +394,17 @@ impl Partition {
         log.active()
             .append(&buf, &h, cfg.index_interval_bytes)
             .map_err(io_err(&dir))?;
-        log.producers.record(&h);
+        if let Some(first) = log.producers.record(&h) {
+            if marker && !is_commit_marker(records) {
+                let entry = AbortedTxn {
+                    producer_id: h.producer_id,
+                    first_offset: first,
+                    last_offset: h.base_offset,
+                };
+                log.aborted.push(entry);
+                append_aborted(&log.dir, &entry).map_err(io_err(&dir))?;
+            }
+        }
         log.unflushed_messages += h.records_count as i64;
         if log.unflushed_messages >= cfg.flush_messages {
             log.active().flush().map_err(io_err(&dir))?;
@@ -392,10 +446,24 @@ impl Partition {
     /// Reads whole batches from `offset`, at most `max_bytes` (but see `min_one`), never past the
     /// high watermark. The file read happens outside the log lock.
     pub fn read(&self, offset: i64, max_bytes: usize, min_one: bool) -> Result<ReadInfo, LogError> {
-        let (file, floor, end, hw, start) = {
+        self.read_isolated(offset, max_bytes, min_one, false)
+    }
+
+    /// Like `read`; with `committed`, stops at the last stable offset and reports the aborted
+    /// transactions the returned range overlaps.
+    pub fn read_isolated(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one: bool,
+        committed: bool,
+    ) -> Result<ReadInfo, LogError> {
+        let (file, floor, end, hw, lso, start) = {
             let log = self.lock();
             let hw = self.high_watermark();
+            let lso = log.last_stable_offset(hw);
             let start = log.log_start_offset;
+            let upper = if committed { lso } else { hw };
             if offset < start || offset > hw {
                 return Err(LogError::OffsetOutOfRange {
                     offset,
@@ -403,11 +471,13 @@ impl Partition {
                     end: hw,
                 });
             }
-            if offset == hw {
+            if offset >= upper {
                 return Ok(ReadInfo {
                     records: Bytes::new(),
                     high_watermark: hw,
+                    last_stable_offset: lso,
                     log_start_offset: start,
+                    aborted: committed.then(Vec::new),
                 });
             }
             let seg = log
@@ -420,7 +490,9 @@ impl Partition {
                 return Ok(ReadInfo {
                     records: Bytes::new(),
                     high_watermark: hw,
+                    last_stable_offset: lso,
                     log_start_offset: start,
+                    aborted: committed.then(Vec::new),
                 });
             };
             (
@@ -428,21 +500,43 @@ impl Partition {
                 seg.floor_position(offset),
                 seg.size(),
                 hw,
+                lso,
                 start,
             )
         };
-        let records = segment::read_batches(&file, floor, end, offset, max_bytes, min_one)
+        let upper = if committed { lso } else { i64::MAX };
+        let records = segment::read_batches(&file, floor, end, offset, max_bytes, min_one, upper)
             .map_err(|source| LogError::Io {
-                path: format!("{}-{}", self.topic, self.index),
-                source,
-            })?;
-        // A batch past the high watermark must not be served; on one broker that only happens
-        // transiently, when an append lands between reading `end` and the file read.
+            path: format!("{}-{}", self.topic, self.index),
+            source,
+        })?;
+        let aborted = committed.then(|| {
+            let last = last_offset_in(&records).unwrap_or(offset);
+            self.lock()
+                .aborted
+                .iter()
+                .filter(|a| a.last_offset >= offset && a.first_offset <= last)
+                .map(|a| (a.producer_id, a.first_offset))
+                .collect()
+        });
         Ok(ReadInfo {
             records,
             high_watermark: hw,
+            last_stable_offset: lso,
             log_start_offset: start,
+            aborted,
         })
+    }
+
+    /// Active producers: (pid, epoch, last sequence, last timestamp, open txn first offset).
+    pub fn producers(&self) -> Vec<(i64, i16, i32, i64, Option<i64>)> {
+        self.lock().producers.describe()
+    }
+
+    /// The last stable offset (read_committed's end).
+    pub fn last_stable_offset(&self) -> i64 {
+        let hw = self.high_watermark();
+        self.lock().last_stable_offset(hw)
     }
 
     /// The earliest offset whose record timestamp is >= `ts`, with that timestamp.
@@ -652,6 +746,98 @@ fn record_timestamps(batch: Bytes) -> Vec<(i64, i64)> {
 }
 
 const LOG_START_FILE: &str = "log-start-offset";
+const ABORTED_FILE: &str = "aborted-transactions";
+
+/// Offset of the last record in a run of whole batches.
+fn last_offset_in(records: &[u8]) -> Option<i64> {
+    let mut pos = 0;
+    let mut last = None;
+    while let Some(h) = BatchHeader::parse(&records[pos..]) {
+        last = Some(h.last_offset());
+        pos += h.total_len();
+        if pos >= records.len() {
+            break;
+        }
+    }
+    last
+}
+
+fn read_aborted(dir: &Path) -> Vec<AbortedTxn> {
+    let Ok(data) = fs::read(dir.join(ABORTED_FILE)) else {
+        return Vec::new();
+    };
+    data.chunks_exact(24)
+        .map(|c| {
+            let n = |i: usize| i64::from_be_bytes(c[i..i + 8].try_into().unwrap_or([0; 8]));
+            AbortedTxn {
+                producer_id: n(0),
+                first_offset: n(8),
+                last_offset: n(16),
+            }
+        })
+        .collect()
+}
+
+/// Appends one entry, fsynced: a read_committed consumer must never see an aborted record.
+fn append_aborted(dir: &Path, a: &AbortedTxn) -> io::Result<()> {
+    use std::io::Write;
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(ABORTED_FILE))?;
+    let mut b = [0u8; 24];
+    b[..8].copy_from_slice(&a.producer_id.to_be_bytes());
+    b[8..16].copy_from_slice(&a.first_offset.to_be_bytes());
+    b[16..].copy_from_slice(&a.last_offset.to_be_bytes());
+    f.write_all(&b)?;
+    f.sync_data()
+}
+
+/// A transaction marker: one control record, key (version 0, type 1 commit / 0 abort), value
+/// (version 0, coordinator epoch).
+fn control_batch(producer_id: i64, epoch: i16, commit: bool) -> BytesMut {
+    use kafka_protocol::records::*;
+    let mut key = BytesMut::with_capacity(4);
+    key.extend_from_slice(&0i16.to_be_bytes());
+    key.extend_from_slice(&i16::from(commit).to_be_bytes());
+    let mut value = BytesMut::with_capacity(6);
+    value.extend_from_slice(&0i16.to_be_bytes());
+    value.extend_from_slice(&0i32.to_be_bytes());
+    let rec = Record {
+        transactional: true,
+        control: true,
+        delete_horizon: false,
+        partition_leader_epoch: 0,
+        producer_id,
+        producer_epoch: epoch,
+        timestamp_type: TimestampType::Creation,
+        offset: 0,
+        sequence: -1,
+        timestamp: now_ms(),
+        key: Some(key.freeze()),
+        value: Some(value.freeze()),
+        headers: Default::default(),
+    };
+    let mut buf = BytesMut::new();
+    // Encoding a record we built cannot fail short of allocation failure.
+    let _ = RecordBatchEncoder::encode(
+        &mut buf,
+        [&rec],
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    );
+    buf
+}
+
+/// Whether a marker batch we wrote is a COMMIT: its only record's key type is 1.
+fn is_commit_marker(b: &[u8]) -> bool {
+    // The record follows the 61-byte header: length, attributes, timestamp delta, offset delta
+    // and key length are single-byte varints for the markers built above, then the 4-byte key.
+    b.get(batch::HEADER_LEN + 5..batch::HEADER_LEN + 9)
+        .is_some_and(|k| i16::from_be_bytes([k[2], k[3]]) == 1)
+}
 
 /// Producer snapshots in `dir`, oldest first.
 fn snapshots(dir: &Path) -> Vec<(i64, PathBuf)> {

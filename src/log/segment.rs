@@ -422,6 +422,7 @@ pub fn read_batches(
     offset: i64,
     max_bytes: usize,
     min_one: bool,
+    upper: i64,
 ) -> io::Result<Bytes> {
     let mut pos = floor;
     // Skip batches that end before `offset`, reading headers in chunks.
@@ -464,9 +465,13 @@ pub fn read_batches(
     let mut take = 0usize;
     let mut first = true;
     while take + LOG_OVERHEAD <= buf.len() {
-        let Some((_, len)) = batch::entry_bounds(&buf[take..]) else {
+        let Some((base, len)) = batch::entry_bounds(&buf[take..]) else {
             break;
         };
+        // read_committed: nothing at or past the last stable offset.
+        if base >= upper {
+            break;
+        }
         if take + len > max_bytes && !(first && min_one) {
             break;
         }
@@ -523,14 +528,18 @@ mod tests {
             41,
             1 << 20,
             true,
+            i64::MAX,
         )
         .unwrap();
+        // An upper offset bound (read_committed) stops before the batch holding it.
+        let bounded = read_batches(&seg.file(), 0, seg.size(), 0, 1 << 20, true, 4).unwrap();
+        assert_eq!(bounded.len(), 2 * BatchHeader::parse(&bounded).unwrap().total_len());
         let h = BatchHeader::parse(&got).unwrap();
         assert_eq!(h.base_offset, 40);
         let n_batches = got.len() / h.total_len();
         assert_eq!(n_batches, 30);
         // A tiny max_bytes still returns the first batch whole.
-        let got = read_batches(&seg.file(), 0, seg.size(), 0, 1, true).unwrap();
+        let got = read_batches(&seg.file(), 0, seg.size(), 0, 1, true, i64::MAX).unwrap();
         assert_eq!(got.len(), h.total_len());
         let size = seg.size();
         drop(seg);

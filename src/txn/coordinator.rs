@@ -1,22 +1,598 @@
-//! The transaction coordinator (transactional.id → producer id, epoch and transaction state).
-//! Not implemented yet: transactional InitProducerId is refused with Kafka's
-//! TRANSACTIONAL_ID_AUTHORIZATION_FAILED-free answer a client treats as "no transactions here".
+//! The transaction coordinator: transactional.id → producer id, epoch and transaction state,
+//! with Kafka's states (Empty, Ongoing, PrepareCommit, PrepareAbort, CompleteCommit,
+//! CompleteAbort), durable in `__transaction_state` in Kafka's record format.
+//!
+//! EndTxn runs the two phases synchronously: PrepareX is written, markers go to every partition
+//! of the transaction (and the group's pending offsets are applied or dropped), CompleteX is
+//! written. A restart that finds a PrepareX state finishes it; an Ongoing transaction past its
+//! timeout is aborted with a bumped epoch, fencing the producer.
 
-use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::broker::BrokerState;
+use crate::cluster::Cluster;
+use crate::log::segment::now_ms;
 
-/// COORDINATOR_NOT_AVAILABLE would make clients retry forever; Kafka answers a broker without
-/// transaction support with UNSUPPORTED_VERSION-style refusals, which clients surface as fatal.
-const UNSUPPORTED_FOR_THIS_BROKER: i16 = 35;
+pub const TXN_TOPIC: &str = "__transaction_state";
 
-pub async fn init_producer_id(
-    _state: &BrokerState,
-    _req: InitProducerIdRequest,
-) -> InitProducerIdResponse {
-    let mut resp = InitProducerIdResponse::default();
-    resp.error_code = UNSUPPORTED_FOR_THIS_BROKER;
-    resp.producer_id = ProducerId(-1);
-    resp.producer_epoch = -1;
-    resp
+pub mod code {
+    pub const NONE: i16 = 0;
+    pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+    pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+    pub const INVALID_PRODUCER_EPOCH: i16 = 47;
+    pub const INVALID_TXN_STATE: i16 = 48;
+    pub const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
+    pub const INVALID_TRANSACTION_TIMEOUT: i16 = 50;
+    pub const CONCURRENT_TRANSACTIONS: i16 = 51;
+    pub const OPERATION_NOT_ATTEMPTED: i16 = 55;
+    pub const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;
+    pub const PRODUCER_FENCED: i16 = 90;
+    pub const INVALID_REQUEST: i16 = 42;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxnState {
+    Empty = 0,
+    Ongoing = 1,
+    PrepareCommit = 2,
+    PrepareAbort = 3,
+    CompleteCommit = 4,
+    CompleteAbort = 5,
+    Dead = 6,
+    PrepareEpochFence = 7,
+}
+
+impl TxnState {
+    fn from_i8(v: i8) -> TxnState {
+        match v {
+            1 => TxnState::Ongoing,
+            2 => TxnState::PrepareCommit,
+            3 => TxnState::PrepareAbort,
+            4 => TxnState::CompleteCommit,
+            5 => TxnState::CompleteAbort,
+            6 => TxnState::Dead,
+            7 => TxnState::PrepareEpochFence,
+            _ => TxnState::Empty,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TxnState::Empty => "Empty",
+            TxnState::Ongoing => "Ongoing",
+            TxnState::PrepareCommit => "PrepareCommit",
+            TxnState::PrepareAbort => "PrepareAbort",
+            TxnState::CompleteCommit => "CompleteCommit",
+            TxnState::CompleteAbort => "CompleteAbort",
+            TxnState::Dead => "Dead",
+            TxnState::PrepareEpochFence => "PrepareEpochFence",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxnMeta {
+    pub id: String,
+    pub producer_id: i64,
+    pub epoch: i16,
+    pub timeout_ms: i32,
+    pub state: TxnState,
+    pub partitions: BTreeSet<(String, i32)>,
+    pub start_ms: i64,
+    pub update_ms: i64,
+}
+
+fn put_str(b: &mut BytesMut, s: &str) {
+    b.put_i16(s.len() as i16);
+    b.put_slice(s.as_bytes());
+}
+
+fn get_str(b: &mut Bytes) -> Option<String> {
+    if b.remaining() < 2 {
+        return None;
+    }
+    let n = b.get_i16();
+    if n < 0 || b.remaining() < n as usize {
+        return None;
+    }
+    String::from_utf8(b.split_to(n as usize).to_vec()).ok()
+}
+
+/// TransactionLogKey v0 / TransactionLogValue v0.
+pub fn encode(meta: &TxnMeta) -> (Bytes, Option<Bytes>) {
+    let mut k = BytesMut::new();
+    k.put_i16(0);
+    put_str(&mut k, &meta.id);
+    let mut v = BytesMut::new();
+    v.put_i16(0);
+    v.put_i64(meta.producer_id);
+    v.put_i16(meta.epoch);
+    v.put_i32(meta.timeout_ms);
+    v.put_i8(meta.state as i8);
+    let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+    for (t, p) in &meta.partitions {
+        by_topic.entry(t).or_default().push(*p);
+    }
+    v.put_i32(by_topic.len() as i32);
+    for (t, ps) in by_topic {
+        put_str(&mut v, t);
+        v.put_i32(ps.len() as i32);
+        for p in ps {
+            v.put_i32(p);
+        }
+    }
+    v.put_i64(meta.update_ms);
+    v.put_i64(meta.start_ms);
+    (k.freeze(), Some(v.freeze()))
+}
+
+pub fn decode(key: &Bytes, value: Option<&Bytes>) -> Option<(String, Option<TxnMeta>)> {
+    let mut k = key.clone();
+    if k.remaining() < 2 || k.get_i16() != 0 {
+        return None;
+    }
+    let id = get_str(&mut k)?;
+    let Some(v) = value else {
+        return Some((id, None));
+    };
+    let mut v = v.clone();
+    if v.remaining() < 2 + 8 + 2 + 4 + 1 + 4 {
+        return None;
+    }
+    let _version = v.get_i16();
+    let producer_id = v.get_i64();
+    let epoch = v.get_i16();
+    let timeout_ms = v.get_i32();
+    let state = TxnState::from_i8(v.get_i8());
+    let n = v.get_i32();
+    let mut partitions = BTreeSet::new();
+    for _ in 0..n.max(0) {
+        let t = get_str(&mut v)?;
+        if v.remaining() < 4 {
+            return None;
+        }
+        let np = v.get_i32();
+        if np < 0 || v.remaining() < np as usize * 4 {
+            return None;
+        }
+        for _ in 0..np {
+            partitions.insert((t.clone(), v.get_i32()));
+        }
+    }
+    if v.remaining() < 16 {
+        return None;
+    }
+    let update_ms = v.get_i64();
+    let start_ms = v.get_i64();
+    Some((
+        id.clone(),
+        Some(TxnMeta {
+            id,
+            producer_id,
+            epoch,
+            timeout_ms,
+            state,
+            partitions,
+            start_ms,
+            update_ms,
+        }),
+    ))
+}
+
+pub struct TxnCoordinator {
+    txns: Mutex<HashMap<String, Arc<Mutex<TxnMeta>>>>,
+    max_timeout_ms: i32,
+    partitions: i32,
+    topic_lock: Mutex<()>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn hash_partition(id: &str, n: i32) -> i32 {
+    crate::group::store::partition_for(id, n)
+}
+
+/// Why an operation was refused.
+pub type TxnResult<T> = Result<T, i16>;
+
+impl TxnCoordinator {
+    pub fn new(config: &crate::config::Config) -> TxnCoordinator {
+        let prop = |n: &str, d: i64| {
+            config
+                .props
+                .get(n)
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(d)
+        };
+        TxnCoordinator {
+            txns: Mutex::new(HashMap::new()),
+            max_timeout_ms: prop("transaction.max.timeout.ms", 900_000).clamp(1, i32::MAX as i64)
+                as i32,
+            partitions: prop("transaction.state.log.num.partitions", 50).clamp(1, 1000) as i32,
+            topic_lock: Mutex::new(()),
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Mutex<TxnMeta>>> {
+        lock(&self.txns).get(id).cloned()
+    }
+
+    pub fn all(&self) -> Vec<Arc<Mutex<TxnMeta>>> {
+        lock(&self.txns).values().cloned().collect()
+    }
+
+    fn ensure_topic(&self, cluster: &Cluster) -> Result<(), String> {
+        if cluster.topic(TXN_TOPIC).is_some() {
+            return Ok(());
+        }
+        let _g = lock(&self.topic_lock);
+        if cluster.topic(TXN_TOPIC).is_some() {
+            return Ok(());
+        }
+        let mut cfg = BTreeMap::new();
+        cfg.insert("cleanup.policy".to_string(), "compact".to_string());
+        cfg.insert("segment.bytes".to_string(), "104857600".to_string());
+        cluster
+            .create_topic(TXN_TOPIC, self.partitions, 1, cfg, (1, 1), false)
+            .map(|_| ())
+            .or_else(|e| match e {
+                crate::cluster::TopicError::AlreadyExists(_) => Ok(()),
+                e => Err(e.to_string()),
+            })
+    }
+
+    fn persist(&self, cluster: &Cluster, meta: &TxnMeta) -> TxnResult<()> {
+        self.ensure_topic(cluster).map_err(|e| {
+            tracing::error!("cannot create {TXN_TOPIC}: {e}");
+            code::COORDINATOR_NOT_AVAILABLE
+        })?;
+        let topic = cluster
+            .topic(TXN_TOPIC)
+            .ok_or(code::COORDINATOR_NOT_AVAILABLE)?;
+        let p = hash_partition(&meta.id, topic.partitions.len() as i32);
+        let part = topic
+            .partitions
+            .get(p as usize)
+            .ok_or(code::COORDINATOR_NOT_AVAILABLE)?;
+        let (k, v) = encode(meta);
+        let batch = crate::group::encode_records(vec![(k, v)], -1, -1, false);
+        part.append(&batch).map(|_| ()).map_err(|e| {
+            tracing::error!("cannot persist transaction {}: {e}", meta.id);
+            code::COORDINATOR_NOT_AVAILABLE
+        })
+    }
+
+    /// Replays `__transaction_state` and finishes transactions caught between their phases.
+    pub fn load(&self, state: &BrokerState) {
+        let Some(topic) = state.cluster.topic(TXN_TOPIC) else {
+            return;
+        };
+        for p in &topic.partitions {
+            crate::group::replay_partition(p, |r| {
+                if let Some(key) = &r.key {
+                    if let Some((id, meta)) = decode(key, r.value.as_ref()) {
+                        let mut map = lock(&self.txns);
+                        match meta {
+                            Some(m) => {
+                                map.insert(id, Arc::new(Mutex::new(m)));
+                            }
+                            None => {
+                                map.remove(&id);
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        for t in self.all() {
+            let mut m = lock(&t);
+            match m.state {
+                TxnState::PrepareCommit => {
+                    tracing::info!(
+                        "completing the commit of transaction {} after restart",
+                        m.id
+                    );
+                    let _ = self.complete(state, &mut m, true);
+                }
+                TxnState::PrepareAbort | TxnState::PrepareEpochFence => {
+                    tracing::info!("completing the abort of transaction {} after restart", m.id);
+                    let _ = self.complete(state, &mut m, false);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    pub fn init_producer_id(
+        &self,
+        state: &BrokerState,
+        id: &str,
+        timeout_ms: i32,
+        expected: Option<(i64, i16)>,
+    ) -> TxnResult<(i64, i16)> {
+        if timeout_ms <= 0 || timeout_ms > self.max_timeout_ms {
+            return Err(code::INVALID_TRANSACTION_TIMEOUT);
+        }
+        let entry = {
+            let mut map = lock(&self.txns);
+            match map.get(id) {
+                Some(e) => e.clone(),
+                None => {
+                    let pid = state
+                        .producer_ids
+                        .next()
+                        .map_err(|_| code::COORDINATOR_NOT_AVAILABLE)?;
+                    let meta = TxnMeta {
+                        id: id.to_string(),
+                        producer_id: pid,
+                        epoch: -1,
+                        timeout_ms,
+                        state: TxnState::Empty,
+                        partitions: BTreeSet::new(),
+                        start_ms: -1,
+                        update_ms: now_ms(),
+                    };
+                    let e = Arc::new(Mutex::new(meta));
+                    map.insert(id.to_string(), e.clone());
+                    e
+                }
+            }
+        };
+        let mut m = lock(&entry);
+        if let Some((pid, epoch)) = expected {
+            // KIP-360: a producer re-initialising must present its current id and epoch.
+            if pid != m.producer_id || epoch != m.epoch {
+                return Err(code::PRODUCER_FENCED);
+            }
+        }
+        match m.state {
+            TxnState::PrepareCommit | TxnState::PrepareAbort | TxnState::PrepareEpochFence => {
+                return Err(code::CONCURRENT_TRANSACTIONS)
+            }
+            TxnState::Ongoing => {
+                // A new instance fences the old one: abort its transaction under a bumped epoch.
+                m.epoch = m.epoch.saturating_add(1);
+                self.complete(state, &mut m, false)?;
+            }
+            _ => {}
+        }
+        if m.epoch >= i16::MAX - 1 {
+            m.producer_id = state
+                .producer_ids
+                .next()
+                .map_err(|_| code::COORDINATOR_NOT_AVAILABLE)?;
+            m.epoch = 0;
+        } else {
+            m.epoch += 1;
+        }
+        m.timeout_ms = timeout_ms;
+        m.state = TxnState::Empty;
+        m.partitions.clear();
+        m.start_ms = -1;
+        m.update_ms = now_ms();
+        self.persist(&state.cluster, &m)?;
+        Ok((m.producer_id, m.epoch))
+    }
+
+    fn check(&self, id: &str, pid: i64, epoch: i16) -> TxnResult<Arc<Mutex<TxnMeta>>> {
+        let t = self.get(id).ok_or(code::INVALID_PRODUCER_ID_MAPPING)?;
+        {
+            let m = lock(&t);
+            if m.producer_id != pid {
+                return Err(code::INVALID_PRODUCER_ID_MAPPING);
+            }
+            if m.epoch != epoch {
+                return Err(code::PRODUCER_FENCED);
+            }
+        }
+        Ok(t)
+    }
+
+    /// Adds partitions to the transaction; unknown partitions fail the whole request.
+    pub fn add_partitions(
+        &self,
+        state: &BrokerState,
+        id: &str,
+        pid: i64,
+        epoch: i16,
+        parts: &[(String, i32)],
+        verify_only: bool,
+    ) -> Vec<i16> {
+        let unknown: Vec<bool> = parts
+            .iter()
+            .map(|(t, p)| state.cluster.partition(t, *p).is_none())
+            .collect();
+        if unknown.iter().any(|u| *u) {
+            return unknown
+                .iter()
+                .map(|u| {
+                    if *u {
+                        code::UNKNOWN_TOPIC_OR_PARTITION
+                    } else {
+                        code::OPERATION_NOT_ATTEMPTED
+                    }
+                })
+                .collect();
+        }
+        let result = self.check(id, pid, epoch).and_then(|t| {
+            let mut m = lock(&t);
+            match m.state {
+                TxnState::PrepareCommit | TxnState::PrepareAbort | TxnState::PrepareEpochFence => {
+                    return Err(code::CONCURRENT_TRANSACTIONS)
+                }
+                TxnState::Dead => return Err(code::INVALID_TXN_STATE),
+                _ => {}
+            }
+            if verify_only {
+                let all_in = parts.iter().all(|p| m.partitions.contains(p));
+                return if all_in && m.state == TxnState::Ongoing {
+                    Ok(())
+                } else {
+                    Err(code::INVALID_TXN_STATE)
+                };
+            }
+            let before = m.partitions.len();
+            if m.state != TxnState::Ongoing {
+                m.partitions.clear();
+                m.start_ms = now_ms();
+            }
+            m.partitions.extend(parts.iter().cloned());
+            if m.state == TxnState::Ongoing && m.partitions.len() == before {
+                return Ok(());
+            }
+            m.state = TxnState::Ongoing;
+            m.update_ms = now_ms();
+            self.persist(&state.cluster, &m)
+        });
+        match result {
+            Ok(()) => vec![code::NONE; parts.len()],
+            Err(c) => vec![c; parts.len()],
+        }
+    }
+
+    pub fn end(
+        &self,
+        state: &BrokerState,
+        id: &str,
+        pid: i64,
+        epoch: i16,
+        commit: bool,
+    ) -> TxnResult<(i64, i16)> {
+        let t = self.check(id, pid, epoch)?;
+        let mut m = lock(&t);
+        match (m.state, commit) {
+            (TxnState::Ongoing, _) => {
+                m.state = if commit {
+                    TxnState::PrepareCommit
+                } else {
+                    TxnState::PrepareAbort
+                };
+                m.update_ms = now_ms();
+                self.persist(&state.cluster, &m)?;
+                self.complete(state, &mut m, commit)?;
+                Ok((m.producer_id, m.epoch))
+            }
+            (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => {
+                Ok((m.producer_id, m.epoch))
+            }
+            // Aborting a transaction that never added a partition is allowed and does nothing.
+            (TxnState::Empty, false) => Ok((m.producer_id, m.epoch)),
+            (TxnState::PrepareCommit | TxnState::PrepareAbort | TxnState::PrepareEpochFence, _) => {
+                Err(code::CONCURRENT_TRANSACTIONS)
+            }
+            _ => Err(code::INVALID_TXN_STATE),
+        }
+    }
+
+    /// Phase two: markers on every partition, pending offsets applied or dropped, CompleteX.
+    fn complete(&self, state: &BrokerState, m: &mut TxnMeta, commit: bool) -> TxnResult<()> {
+        let offsets_topic = crate::group::store::OFFSETS_TOPIC;
+        for (t, p) in m.partitions.clone() {
+            let Some(part) = state.cluster.partition(&t, p) else {
+                continue; // deleted since it was added
+            };
+            if let Err(e) = part.write_marker(m.producer_id, m.epoch, commit) {
+                tracing::error!("cannot write transaction marker to {t}-{p}: {e}");
+                return Err(code::COORDINATOR_NOT_AVAILABLE);
+            }
+            if t == offsets_topic {
+                state.groups.end_transaction(m.producer_id, commit);
+            }
+        }
+        m.state = if commit {
+            TxnState::CompleteCommit
+        } else {
+            TxnState::CompleteAbort
+        };
+        m.update_ms = now_ms();
+        self.persist(&state.cluster, m)
+    }
+
+    /// Aborts transactions that outlived their timeout, bumping the epoch to fence the producer.
+    pub fn abort_timed_out(&self, state: &BrokerState) {
+        let now = now_ms();
+        for t in self.all() {
+            let mut m = lock(&t);
+            if m.state == TxnState::Ongoing
+                && m.start_ms >= 0
+                && now - m.start_ms > m.timeout_ms as i64
+            {
+                tracing::info!(
+                    "transaction {} timed out after {} ms; aborting it",
+                    m.id,
+                    m.timeout_ms
+                );
+                m.state = TxnState::PrepareEpochFence;
+                m.epoch = m.epoch.saturating_add(1);
+                if self.persist(&state.cluster, &m).is_ok() {
+                    let _ = self.complete(state, &mut m, false);
+                }
+            }
+        }
+    }
+
+    pub async fn run_timers(
+        state: Arc<BrokerState>,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = shutdown.changed() => return,
+            }
+            let st = state.clone();
+            let _ = tokio::task::spawn_blocking(move || st.txns.abort_timed_out(&st)).await;
+        }
+    }
+
+    /// The offsets-topic partition a group's transactional offsets go to.
+    pub fn offsets_partition(state: &BrokerState, group: &str) -> Result<(String, i32), i16> {
+        state
+            .groups
+            .ensure_offsets_topic(&state.cluster)
+            .map_err(|_| code::COORDINATOR_NOT_AVAILABLE)?;
+        let n = state
+            .cluster
+            .topic(crate::group::store::OFFSETS_TOPIC)
+            .map(|t| t.partitions.len() as i32)
+            .ok_or(code::COORDINATOR_NOT_AVAILABLE)?;
+        Ok((
+            crate::group::store::OFFSETS_TOPIC.to_string(),
+            crate::group::store::partition_for(group, n),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transaction_log_round_trip() {
+        let m = TxnMeta {
+            id: "tx".into(),
+            producer_id: 7,
+            epoch: 3,
+            timeout_ms: 60000,
+            state: TxnState::Ongoing,
+            partitions: [
+                ("a".to_string(), 0),
+                ("a".to_string(), 2),
+                ("b".to_string(), 1),
+            ]
+            .into(),
+            start_ms: 5,
+            update_ms: 6,
+        };
+        let (k, v) = encode(&m);
+        assert_eq!(decode(&k, v.as_ref()), Some(("tx".to_string(), Some(m))));
+        assert_eq!(decode(&k, None), Some(("tx".to_string(), None)));
+        assert_eq!(decode(&Bytes::from_static(&[0, 1]), None), None);
+    }
 }

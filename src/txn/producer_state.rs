@@ -87,6 +87,10 @@ impl ProducerStateTable {
                 ),
             ));
         }
+        if h.base_sequence < 0 {
+            // Broker-written transactional records (offset commits) carry no sequence.
+            return Ok(SeqCheck::Append);
+        }
         let last_seq = seq_add(h.base_sequence, h.last_offset_delta);
         if h.producer_epoch > e.epoch {
             if h.base_sequence != 0 {
@@ -122,10 +126,14 @@ impl ProducerStateTable {
         }
     }
 
-    /// Records a batch that was appended (its header carries the assigned base offset).
-    pub fn record(&mut self, h: &BatchHeader) {
+    /// Records a batch that was appended (its header carries the assigned base offset). For a
+    /// transaction marker, returns the first offset of the transaction it ended.
+    pub fn record(&mut self, h: &BatchHeader) -> Option<i64> {
         if h.producer_id < 0 {
-            return;
+            return None;
+        }
+        if h.is_control() {
+            return self.end_transaction(h.producer_id, h.producer_epoch);
         }
         let e = self
             .entries
@@ -152,16 +160,43 @@ impl ProducerStateTable {
             }
         }
         e.last_timestamp = e.last_timestamp.max(h.max_timestamp);
-        if h.is_transactional() && !h.is_control() && e.txn_first_offset.is_none() {
+        if h.is_transactional() && e.txn_first_offset.is_none() {
             e.txn_first_offset = Some(h.base_offset);
         }
+        None
     }
 
     /// A transaction marker ended the producer's transaction; returns its first offset.
     pub fn end_transaction(&mut self, pid: i64, epoch: i16) -> Option<i64> {
-        let e = self.entries.get_mut(&pid)?;
-        e.epoch = e.epoch.max(epoch);
+        let e = self.entries.entry(pid).or_insert_with(|| ProducerEntry {
+            epoch,
+            batches: VecDeque::new(),
+            last_timestamp: -1,
+            txn_first_offset: None,
+        });
+        if epoch > e.epoch {
+            // A marker written with a bumped epoch fences the producer's older epoch.
+            e.epoch = epoch;
+            e.batches.clear();
+        }
         e.txn_first_offset.take()
+    }
+
+    /// (pid, epoch, last sequence, last timestamp, open transaction's first offset) per producer.
+    pub fn describe(&self) -> Vec<(i64, i16, i32, i64, Option<i64>)> {
+        self.entries
+            .iter()
+            .map(|(pid, e)| {
+                let last_seq = e.batches.back().map(|b| b.last_seq).unwrap_or(-1);
+                (
+                    *pid,
+                    e.epoch,
+                    last_seq,
+                    e.last_timestamp,
+                    e.txn_first_offset,
+                )
+            })
+            .collect()
     }
 
     /// Producers with an open transaction: (pid, first offset).
