@@ -20,7 +20,6 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{
     BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer,
@@ -51,6 +50,9 @@ struct Settings {
     latency_linger_ms: u64,
     startup_runs: usize,
     mock: bool,
+    /// Also read back from the many-partition layout the mock needs (see `consume_cmp_layout`).
+    cmp: bool,
+    sizes: Vec<usize>,
 }
 
 fn env_or<T: FromStr>(name: &str, default: T) -> T {
@@ -70,11 +72,21 @@ impl Settings {
             large_records: env_or("WEIR_BENCH_LARGE_RECORDS", 100_000),
             partitions: env_or("WEIR_BENCH_PARTITIONS", 1usize).max(1),
             linger_ms: env_or("WEIR_BENCH_LINGER_MS", 10),
-            latency_secs: env_or("WEIR_BENCH_LATENCY_SECS", 5.0),
+            latency_secs: env_or("WEIR_BENCH_LATENCY_SECS", 10.0),
             latency_warmup_secs: env_or("WEIR_BENCH_LATENCY_WARMUP_SECS", 1.0),
             latency_linger_ms: env_or("WEIR_BENCH_LATENCY_LINGER_MS", 1),
             startup_runs: env_or("WEIR_BENCH_STARTUP_RUNS", 5usize).max(1),
             mock: env_or("WEIR_BENCH_MOCK", 1u8) != 0,
+            cmp: env_or("WEIR_BENCH_CMP", 1u8) != 0,
+            sizes: std::env::var("WEIR_BENCH_SIZES")
+                .unwrap_or_else(|_| format!("{SMALL},{LARGE}"))
+                .split(',')
+                .map(|x| {
+                    x.trim()
+                        .parse()
+                        .expect("WEIR_BENCH_SIZES: comma-separated 100/10240")
+                })
+                .collect(),
         }
     }
 }
@@ -213,6 +225,13 @@ impl Cluster {
     }
 }
 
+/// Writes back dirty pages left by earlier phases, so the kernel's writeback threads do not
+/// compete for the two cores during the next timed phase.
+fn settle() {
+    // SAFETY: sync(2) has no preconditions.
+    unsafe { libc::sync() };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Throughput producer (acks=1)
 
@@ -254,7 +273,23 @@ fn producer_config(bootstrap: &str, acks: &str, linger_ms: u64) -> ClientConfig 
         .set("queue.buffering.max.kbytes", "2097151")
         .set("compression.type", "none")
         .set("enable.idempotence", "false");
+    apply_overrides(&mut c, "WEIR_BENCH_PRODUCER_CONFIG");
     c
+}
+
+/// Extra librdkafka properties from `var`, as `name=value,name=value` (e.g.
+/// `WEIR_BENCH_CONSUMER_CONFIG=fetch.max.bytes=8388608,debug=fetch`; librdkafka's debug output
+/// is shown with `RUST_LOG=librdkafka=debug`).
+fn apply_overrides(c: &mut ClientConfig, var: &str) {
+    let Ok(list) = std::env::var(var) else {
+        return;
+    };
+    for kv in list.split(',').filter(|kv| !kv.trim().is_empty()) {
+        let (k, v) = kv
+            .split_once('=')
+            .unwrap_or_else(|| panic!("{var}: expected name=value, got {kv:?}"));
+        c.set(k.trim(), v.trim());
+    }
 }
 
 fn payload(size: usize) -> Vec<u8> {
@@ -321,6 +356,7 @@ fn produce(
         .create_with_context(CountingContext::default())
         .expect("producer");
     wait_for_topic(producer.client(), topic, partitions);
+    settle();
     let value = payload(size);
     let before = thread_ticks();
     let start = Instant::now();
@@ -380,15 +416,26 @@ fn produce(
 /// One consumer reads every partition of `topic` from the beginning until it has `count` records.
 /// Timed from `assign` to the last record.
 fn consume(bootstrap: &str, topic: &str, partitions: usize, count: usize) -> Throughput {
-    let consumer: BaseConsumer = ClientConfig::new()
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "weir-bench")
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .set("enable.partition.eof", "false")
-        .create()
-        .expect("consumer");
+        // librdkafka stops fetching a partition once its local queue holds queued.min.messages
+        // (default 100k) or queued.max.messages.kbytes (64 MiB), then waits
+        // fetch.queue.backoff.ms (default 1000 ms) before fetching again, whether or not the
+        // application has drained the queue meanwhile. A consumer that keeps up with more than
+        // ~100k records/s then stalls for a second at a time, so raise the thresholds and
+        // shorten the back-off.
+        .set("queued.min.messages", "1000000")
+        .set("queued.max.messages.kbytes", "262144")
+        .set("fetch.queue.backoff.ms", "10");
+    apply_overrides(&mut config, "WEIR_BENCH_CONSUMER_CONFIG");
+    let consumer: BaseConsumer = config.create().expect("consumer");
     wait_for_topic(consumer.client(), topic, partitions);
+    settle();
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
         tpl.add_partition_offset(topic, p as i32, Offset::Beginning)
@@ -486,6 +533,7 @@ fn latency(
         .create_with_context(ctx)
         .expect("producer");
     wait_for_topic(producer.client(), topic, partitions);
+    settle();
     let value = payload(size);
     let epoch = producer.context().epoch;
     let total = warmup_secs + secs;
@@ -609,8 +657,16 @@ fn startup_once(bin: &Path) -> (f64, Option<f64>, Option<u64>) {
     let data = dir.path().join("data");
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
+    let mut cmd = Command::new(bin);
+    // Weir reads WEIR_* variables as config (WEIR_NUM_PARTITIONS=3); the bench's own knobs
+    // (WEIR_BENCH_*) would be rejected as unknown settings.
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("WEIR_") {
+            cmd.env_remove(k);
+        }
+    }
     let start = Instant::now();
-    let mut child = Command::new(bin)
+    let mut child = cmd
         .arg("--override")
         .arg(format!("listeners=PLAINTEXT://{addr}"))
         .arg("--override")
@@ -627,7 +683,11 @@ fn startup_once(bin: &Path) -> (f64, Option<f64>, Option<u64>) {
             break start.elapsed().as_secs_f64() * 1e3;
         }
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("weir exited during startup: {status}");
+            let mut msg = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut e, &mut msg);
+            }
+            panic!("weir exited during startup: {status}: {msg}");
         }
         assert!(
             start.elapsed() < Duration::from_secs(30),
@@ -740,7 +800,7 @@ fn run_size(
         produce.cpu.show()
     );
     let (k, k_count) = consume_cmp_layout(count, size, s.partitions);
-    let (consume, consume_cmp) = match cluster {
+    let (main_consume, consume_cmp) = match cluster {
         Cluster::Weir { .. } => {
             let main = consume(bs, &topic, s.partitions, count);
             println!(
@@ -764,7 +824,8 @@ fn run_size(
             None,
         ),
     };
-    let consume_cmp = if k != s.partitions || matches!(cluster, Cluster::Mock { .. }) {
+    let wanted = s.cmp && (k != s.partitions || matches!(cluster, Cluster::Mock { .. }));
+    let consume_cmp = if wanted {
         let t = format!("bench-{size}-cmp");
         cluster.create_topic(&t, k);
         produce_untimed(bs, &t, k, k_count, size, s.linger_ms);
@@ -804,7 +865,7 @@ fn run_size(
     };
     SizeResults {
         produce,
-        consume,
+        consume: main_consume,
         consume_cmp,
         latency: lat,
     }
@@ -825,12 +886,20 @@ fn fmt_num(x: f64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
     }
     out
+}
+
+fn fmt_f(x: f64, decimals: usize) -> String {
+    if x.is_nan() {
+        "-".into()
+    } else {
+        format!("{x:.decimals$}")
+    }
 }
 
 fn ratio(a: f64, b: f64) -> String {
@@ -931,7 +1000,7 @@ fn size_rows(
     rows.push(row(
         format!("produce {label} acks=1, MB/s"),
         format!("{:.1}", weir.produce.mbps()),
-        format!("{:.1}", get(m_prod, Throughput::mbps)),
+        fmt_f(get(m_prod, Throughput::mbps), 1),
         ratio(weir.produce.mbps(), get(m_prod, Throughput::mbps)),
         String::new(),
     ));
@@ -970,7 +1039,7 @@ fn size_rows(
         rows.push(row(
             format!("consume {label} ({k} partitions), MB/s"),
             format!("{:.1}", w_cmp.1.mbps()),
-            format!("{:.1}", m.mbps()),
+            fmt_f(m.mbps(), 1),
             ratio(w_cmp.1.mbps(), m.mbps()),
             String::new(),
         ));
@@ -978,6 +1047,13 @@ fn size_rows(
         rows.push(row(
             format!("consume {label} ({k} partitions), rec/s"),
             fmt_num(t.rps()),
+            "-".into(),
+            "-".into(),
+            String::new(),
+        ));
+        rows.push(row(
+            format!("consume {label} ({k} partitions), MB/s"),
+            format!("{:.1}", t.mbps()),
             "-".into(),
             "-".into(),
             String::new(),
@@ -1016,8 +1092,8 @@ fn main() {
     let s = Settings::from_env();
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "weir e2e benchmark: {} x {SMALL} B and {} x {LARGE} B records, {} partition(s), linger.ms={}, {cpus} CPUs",
-        s.small_records, s.large_records, s.partitions, s.linger_ms
+        "weir e2e benchmark: {} x {SMALL} B and {} x {LARGE} B records (sizes {:?}), {} partition(s), linger.ms={}, {cpus} CPUs",
+        s.small_records, s.large_records, s.sizes, s.partitions, s.linger_ms
     );
     let total = Instant::now();
 
@@ -1042,7 +1118,17 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let config = weir::Config::for_test(dir.path());
+    let mut config = weir::Config::for_test(dir.path());
+    if let Ok(list) = std::env::var("WEIR_BENCH_BROKER_CONFIG") {
+        for kv in list.split(',').filter(|kv| !kv.trim().is_empty()) {
+            let (k, v) = kv.split_once('=').unwrap_or_else(|| {
+                panic!("WEIR_BENCH_BROKER_CONFIG: expected name=value, got {kv:?}")
+            });
+            config
+                .set(k.trim(), v.trim())
+                .unwrap_or_else(|e| panic!("WEIR_BENCH_BROKER_CONFIG {kv}: {e}"));
+        }
+    }
     let handle = runtime
         .block_on(weir::Broker::start(config))
         .expect("broker start");
@@ -1050,32 +1136,50 @@ fn main() {
         bootstrap: handle.bootstrap_servers(),
     };
     println!("weir (in-process, {}):", weir.bootstrap());
-    let w_small = run_size(&weir, &s, SMALL, s.small_records, None);
-    let w_large = run_size(&weir, &s, LARGE, s.large_records, None);
+    let count_for = |size: usize| {
+        if size >= LARGE {
+            s.large_records
+        } else {
+            s.small_records
+        }
+    };
+    let w: Vec<(usize, SizeResults)> = s
+        .sizes
+        .iter()
+        .map(|&size| (size, run_size(&weir, &s, size, count_for(size), None)))
+        .collect();
     runtime.block_on(handle.shutdown());
     drop(runtime);
     drop(dir);
 
     // 3. The same workloads against librdkafka's mock cluster.
-    let (m_small, m_large) = if s.mock {
+    let m: Vec<SizeResults> = if s.mock {
         let cluster = MockCluster::new(1).expect("mock cluster");
         let mock = Cluster::Mock {
             bootstrap: cluster.bootstrap_servers(),
             cluster,
         };
         println!("librdkafka mock cluster ({}):", mock.bootstrap());
-        let rate = |r: &SizeResults| r.latency.as_ref().map(|l| l.target_rps);
-        let a = run_size(&mock, &s, SMALL, s.small_records, rate(&w_small));
-        let b = run_size(&mock, &s, LARGE, s.large_records, rate(&w_large));
-        (Some(a), Some(b))
+        w.iter()
+            .map(|(size, r)| {
+                let rate = r.latency.as_ref().map(|l| l.target_rps);
+                run_size(&mock, &s, *size, count_for(*size), rate)
+            })
+            .collect()
     } else {
-        (None, None)
+        Vec::new()
     };
 
     // 4. Table.
     let mut rows = Vec::new();
-    size_rows(&mut rows, "100 B", &w_small, m_small.as_ref(), true);
-    size_rows(&mut rows, "10 KiB", &w_large, m_large.as_ref(), false);
+    for (i, (size, r)) in w.iter().enumerate() {
+        let label = if size.is_multiple_of(1024) {
+            format!("{} KiB", size / 1024)
+        } else {
+            format!("{size} B")
+        };
+        size_rows(&mut rows, &label, r, m.get(i), *size == SMALL);
+    }
     let rss = median(&st.rss_kib.iter().map(|&k| k as f64).collect::<Vec<_>>());
     rows.push(row(
         "idle RSS, MiB (binary, empty dir)",

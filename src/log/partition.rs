@@ -117,7 +117,22 @@ impl Log {
     fn roll(&mut self) -> Result<(), LogError> {
         let next = self.next_offset();
         let dir = self.dir.clone();
-        self.active().flush().map_err(io_err(&dir))?;
+        // fsync of a full segment takes long; do it off the append path, outside the lock.
+        let handles = self.active().sync_handles().map_err(io_err(&dir))?;
+        let name = dir.display().to_string();
+        let spawned = std::thread::Builder::new()
+            .name("weir-segment-flush".into())
+            .spawn(move || {
+                for f in handles {
+                    if let Err(e) = f.sync_data() {
+                        tracing::error!("flush of a rolled segment in {name} failed: {e}");
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("could not start a background flush ({e}); flushing inline");
+            self.active().flush().map_err(io_err(&dir))?;
+        }
         self.write_snapshot();
         let seg = Segment::create(&dir, next).map_err(io_err(&dir))?;
         self.segments.insert(next, seg);
@@ -353,7 +368,10 @@ impl Partition {
                 }));
             }
         }
-        let mut buf = BytesMut::from(records);
+        // Only the header is patched; the body is written as received.
+        let mut head = [0u8; batch::HEADER_LEN];
+        head.copy_from_slice(&records[..batch::HEADER_LEN]);
+        let rest = &records[batch::HEADER_LEN..];
         let mut log = self.lock();
         let cfg = log.config.clone();
         let now = now_ms();
@@ -383,16 +401,23 @@ impl Partition {
                 Err((code, message)) => return Err(LogError::Producer { code, message }),
             }
         }
-        log.maybe_roll(buf.len(), h.last_offset_delta)?;
+        log.maybe_roll(records.len(), h.last_offset_delta)?;
         let base = log.next_offset();
-        batch::patch_for_append(&mut buf, base, self.leader_epoch, append_time);
+        if append_time.is_some() {
+            // LogAppendTime rewrites fields under the CRC, so it needs the whole batch.
+            let mut whole = records.to_vec();
+            batch::patch_for_append(&mut whole, base, self.leader_epoch, append_time);
+            head.copy_from_slice(&whole[..batch::HEADER_LEN]);
+        } else {
+            batch::patch_for_append(&mut head, base, self.leader_epoch, None);
+        }
         h.base_offset = base;
         if let Some(t) = append_time {
             h.max_timestamp = t;
         }
         let dir = log.dir.clone();
         log.active()
-            .append(&buf, &h, cfg.index_interval_bytes)
+            .append(&head, rest, &h, cfg.index_interval_bytes)
             .map_err(io_err(&dir))?;
         if let Some(first) = log.producers.record(&h) {
             if marker && !is_commit_marker(records) {

@@ -188,11 +188,20 @@ impl Segment {
         self.size == 0
     }
 
-    /// Appends one validated, patched batch.
-    pub fn append(&mut self, b: &[u8], h: &BatchHeader, index_interval: u64) -> io::Result<()> {
+    /// Appends one validated batch: its patched header, then the rest as the client sent it
+    /// (so the body is never copied).
+    pub fn append(
+        &mut self,
+        head: &[u8],
+        rest: &[u8],
+        h: &BatchHeader,
+        index_interval: u64,
+    ) -> io::Result<()> {
         let pos = self.size;
-        self.log.write_all_at(b, pos)?;
-        self.size += b.len() as u64;
+        self.log.write_all_at(head, pos)?;
+        self.log.write_all_at(rest, pos + head.len() as u64)?;
+        let total = (head.len() + rest.len()) as u64;
+        self.size += total;
         let rel = (h.base_offset - self.base_offset) as u32;
         if self.index.is_empty() || self.bytes_since_index >= index_interval {
             self.index.push((rel, pos as u32));
@@ -212,7 +221,7 @@ impl Segment {
             }
             self.bytes_since_index = 0;
         }
-        self.bytes_since_index += b.len() as u64;
+        self.bytes_since_index += total;
         self.max_timestamp = self.max_timestamp.max(h.max_timestamp);
         self.next_offset = h.last_offset() + 1;
         if self.first_append_ms.is_none() {
@@ -220,6 +229,17 @@ impl Segment {
         }
         self.unflushed = true;
         Ok(())
+    }
+
+    /// Handles to fsync later, off the append path (a rolled segment is flushed in the
+    /// background, as Kafka does).
+    pub fn sync_handles(&mut self) -> io::Result<Vec<File>> {
+        self.unflushed = false;
+        Ok(vec![
+            self.log.try_clone()?,
+            self.index_file.try_clone()?,
+            self.time_file.try_clone()?,
+        ])
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
@@ -412,9 +432,16 @@ fn scan(
     Ok(s)
 }
 
+/// Header scan granularity while skipping to the batch that holds the fetch offset.
+const SKIP_CHUNK: usize = 16 * 1024;
+/// Upper bound on one partition read, whatever limits the client asked for.
+const MAX_READ: usize = 64 << 20;
+
 /// Reads whole batches starting with the one that holds `offset`, from `floor` (a position at
-/// or before it) up to `end`. At most `max_bytes`, except that with `min_one` the first batch is
-/// returned whole however large (Kafka's KIP-74 rule).
+/// or before it) up to `end`, stopping before any batch whose base offset is `upper` or more.
+/// At most `max_bytes`, except that with `min_one` the first batch is returned whole however
+/// large (Kafka's KIP-74 rule). Only headers are read until the first batch is known to fit, so
+/// a partition with no room in the response costs one small read.
 pub fn read_batches(
     f: &File,
     floor: u64,
@@ -425,69 +452,52 @@ pub fn read_batches(
     upper: i64,
 ) -> io::Result<Bytes> {
     let mut pos = floor;
-    // Skip batches that end before `offset`, reading headers in chunks.
-    let start = loop {
-        if pos + LOG_OVERHEAD as u64 > end {
+    let mut chunk = vec![0u8; SKIP_CHUNK];
+    let (start, first_len, first_base) = loop {
+        if pos + HEADER_LEN as u64 > end {
             return Ok(Bytes::new());
         }
-        let want = ((end - pos) as usize).min(max_bytes.max(HEADER_LEN) + 64 * 1024);
-        let mut buf = BytesMut::zeroed(want);
-        f.read_exact_at(&mut buf, pos)?;
+        let n = ((end - pos) as usize).min(SKIP_CHUNK);
+        f.read_exact_at(&mut chunk[..n], pos)?;
         let mut rel = 0usize;
         let mut found = None;
-        while rel + HEADER_LEN <= buf.len() {
-            let Some(h) = BatchHeader::parse(&buf[rel..]) else {
+        while rel + HEADER_LEN <= n {
+            let Some(h) = BatchHeader::parse(&chunk[rel..n]) else {
                 break;
             };
             if h.batch_length <= 0 {
                 return Ok(Bytes::new());
             }
             if h.last_offset() >= offset {
-                found = Some(rel);
+                found = Some((rel, h.total_len(), h.base_offset));
                 break;
             }
             rel += h.total_len();
         }
         match found {
-            Some(rel) => {
-                let buf = buf.freeze();
-                break (pos + rel as u64, buf.slice(rel..));
-            }
-            None => {
-                if rel == 0 {
-                    return Ok(Bytes::new());
-                }
-                pos += rel as u64;
-            }
+            Some((rel, len, base)) => break (pos + rel as u64, len, base),
+            None if rel == 0 => return Ok(Bytes::new()),
+            None => pos += rel as u64,
         }
     };
-    let (start_pos, buf) = start;
+    if first_base >= upper || (first_len > max_bytes && !min_one) {
+        return Ok(Bytes::new());
+    }
+    let avail = (end - start) as usize;
+    let want = max_bytes.min(MAX_READ).max(first_len).min(avail);
+    let mut buf = BytesMut::zeroed(want);
+    f.read_exact_at(&mut buf, start)?;
     let mut take = 0usize;
-    let mut first = true;
     while take + LOG_OVERHEAD <= buf.len() {
         let Some((base, len)) = batch::entry_bounds(&buf[take..]) else {
             break;
         };
-        // read_committed: nothing at or past the last stable offset.
-        if base >= upper {
-            break;
-        }
-        if take + len > max_bytes && !(first && min_one) {
-            break;
-        }
-        if take + len > buf.len() {
-            if first {
-                let len = len.min((end - start_pos) as usize);
-                let mut whole = BytesMut::zeroed(len);
-                f.read_exact_at(&mut whole, start_pos)?;
-                return Ok(whole.freeze());
-            }
+        if base >= upper || take + len > buf.len() || (take > 0 && take + len > max_bytes) {
             break;
         }
         take += len;
-        first = false;
     }
-    Ok(buf.slice(..take))
+    Ok(buf.freeze().slice(..take))
 }
 
 pub fn now_ms() -> i64 {
@@ -509,7 +519,8 @@ mod tests {
             let mut h = validate_produce(&b, 1 << 20).unwrap();
             patch_for_append(&mut b, *next, 0, None);
             h.base_offset = *next;
-            seg.append(&b, &h, 100).unwrap();
+            seg.append(&b[..batch::HEADER_LEN], &b[batch::HEADER_LEN..], &h, 100)
+                .unwrap();
             *next += 2;
         }
     }
@@ -533,7 +544,10 @@ mod tests {
         .unwrap();
         // An upper offset bound (read_committed) stops before the batch holding it.
         let bounded = read_batches(&seg.file(), 0, seg.size(), 0, 1 << 20, true, 4).unwrap();
-        assert_eq!(bounded.len(), 2 * BatchHeader::parse(&bounded).unwrap().total_len());
+        assert_eq!(
+            bounded.len(),
+            2 * BatchHeader::parse(&bounded).unwrap().total_len()
+        );
         let h = BatchHeader::parse(&got).unwrap();
         assert_eq!(h.base_offset, 40);
         let n_batches = got.len() / h.total_len();

@@ -73,10 +73,20 @@ async fn read_loop(
                 "request size {len} is outside 0..={max} (socket.request.max.bytes)"
             ));
         }
-        let mut buf = BytesMut::zeroed(len as usize);
-        rd.read_exact(&mut buf)
-            .await
-            .map_err(|e| format!("connection lost mid-request: {e}"))?;
+        // Read straight into spare capacity (no zero-fill), never past this frame.
+        let len = len as usize;
+        let mut buf = BytesMut::with_capacity(len);
+        while buf.len() < len {
+            let want = (len - buf.len()) as u64;
+            let n = (&mut rd)
+                .take(want)
+                .read_buf(&mut buf)
+                .await
+                .map_err(|e| format!("connection lost mid-request: {e}"))?;
+            if n == 0 {
+                return Err("connection closed mid-request".into());
+            }
+        }
         let frame = buf.freeze();
         let parsed = protocol::parse_frame(frame).map_err(|e| e.to_string())?;
         let frame = match parsed {
