@@ -354,3 +354,66 @@ fn committed_offsets_survive_kill_9() {
     drop(c);
     assert!(weir.terminate().success());
 }
+
+#[test]
+fn kill_9_in_the_middle_of_a_transaction_ends_in_an_abort() {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let args = vec![
+        "--override".to_string(),
+        format!("listeners=PLAINTEXT://127.0.0.1:{port}"),
+        "--override".into(),
+        format!("log.dirs={}", dir.path().display()),
+        "--override".into(),
+        "transaction.state.log.num.partitions=2".into(),
+    ];
+    let weir = Weir::spawn(&args);
+    let p: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", weir.bootstrap())
+        .set("transactional.id", "crashy")
+        .set("transaction.timeout.ms", "3000")
+        .create()
+        .unwrap();
+    p.init_transactions(Duration::from_secs(30)).unwrap();
+    p.begin_transaction().unwrap();
+    for i in 0..10 {
+        p.send(
+            BaseRecord::<(), str>::to("crash-txn")
+                .payload(&format!("{i}"))
+                .partition(0),
+        )
+        .unwrap();
+    }
+    p.flush(Duration::from_secs(30)).unwrap();
+    weir.kill9();
+    drop(p);
+
+    let weir = Weir::spawn(&args);
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", weir.bootstrap())
+        .set("group.id", "x")
+        .set("isolation.level", "read_committed")
+        .create()
+        .unwrap();
+    // The coordinator recovered the open transaction and aborts it at its timeout: the
+    // partition's last stable offset catches up with the high watermark (the abort marker).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, hi) = c
+            .fetch_watermarks("crash-txn", 0, Duration::from_secs(5))
+            .unwrap();
+        if hi == 11 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "transaction never resolved: LSO {hi}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(weir.terminate().success());
+}
