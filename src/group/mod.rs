@@ -584,27 +584,49 @@ pub fn replay_partition(p: &crate::log::Partition, mut f: impl FnMut(&Record)) {
     }
 }
 
-/// The topics a classic consumer-protocol member subscribes to (ConsumerProtocolSubscription:
-/// version, then an array of topic names), for OffsetDelete's "still subscribed" check.
+/// The topics a classic consumer-protocol member subscribes to (its ConsumerProtocolSubscription
+/// metadata), for OffsetDelete's "still subscribed" check. Empty if it cannot be decoded.
 pub fn subscribed_topics(metadata: &[u8]) -> Vec<String> {
-    let mut b = Bytes::copy_from_slice(metadata);
-    let mut out = Vec::new();
-    use bytes::Buf;
-    if b.remaining() < 6 {
-        return out;
+    use kafka_protocol::messages::ConsumerProtocolSubscription;
+    use kafka_protocol::protocol::Decodable;
+    if metadata.len() < 2 {
+        return Vec::new();
     }
-    let _version = b.get_i16();
-    let n = b.get_i32();
-    for _ in 0..n.max(0) {
-        if b.remaining() < 2 {
-            break;
-        }
-        let len = b.get_i16();
-        if len < 0 || b.remaining() < len as usize {
-            break;
-        }
-        let s = b.split_to(len as usize);
-        out.push(String::from_utf8_lossy(&s).into_owned());
+    let version = i16::from_be_bytes([metadata[0], metadata[1]]);
+    let mut b = Bytes::copy_from_slice(&metadata[2..]);
+    let len = b.len();
+    crate::protocol::guarded_decode(len, || {
+        ConsumerProtocolSubscription::decode(&mut b, version.clamp(0, 3))
+    })
+    .map(|s| {
+        s.topics
+            .into_iter()
+            .map(|t| t.as_str().to_string())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::ConsumerProtocolSubscription;
+    use kafka_protocol::protocol::{Encodable, StrBytes};
+
+    #[test]
+    fn subscriptions_are_read_with_the_crate_codec() {
+        let mut sub = ConsumerProtocolSubscription::default();
+        sub.topics = vec![
+            StrBytes::from_static_str("a"),
+            StrBytes::from_static_str("b"),
+        ];
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&1i16.to_be_bytes());
+        sub.encode(&mut buf, 1).unwrap();
+        assert_eq!(
+            subscribed_topics(&buf),
+            vec!["a".to_string(), "b".to_string()]
+        );
+        assert!(subscribed_topics(&[0, 1, 0xff]).is_empty());
     }
-    out
 }
