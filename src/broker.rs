@@ -64,6 +64,7 @@ pub enum StartError {
 
 /// A running broker.
 pub struct BrokerHandle {
+    metrics_addr: Option<SocketAddr>,
     addrs: Vec<SocketAddr>,
     state: Arc<BrokerState>,
     shutdown: watch::Sender<bool>,
@@ -107,6 +108,20 @@ impl Broker {
             addrs.push(local);
             listeners.push(sock);
         }
+        let metrics_listener = match config.props.get("metrics.listener") {
+            Some(addr) if !addr.trim().is_empty() => {
+                let sock =
+                    TcpListener::bind(addr.trim())
+                        .await
+                        .map_err(|source| StartError::Bind {
+                            addr: addr.clone(),
+                            source,
+                        })?;
+                Some(sock)
+            }
+            _ => None,
+        };
+        let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
         let advertised = advertise(&config, &addrs);
         let producer_ids = crate::txn::producer_ids::ProducerIds::open(&config.log_dir)
             .map_err(|e| StartError::Storage(TopicError::Storage(e.to_string())))?;
@@ -148,6 +163,13 @@ impl Broker {
         tasks.push(tokio::spawn(
             crate::txn::coordinator::TxnCoordinator::run_timers(state.clone(), rx.clone()),
         ));
+        if let Some(sock) = metrics_listener {
+            tasks.push(tokio::spawn(crate::metrics::serve(
+                sock,
+                state.clone(),
+                rx.clone(),
+            )));
+        }
         tasks.push(tokio::spawn(maintenance(state.clone(), rx)));
         let shown: Vec<String> = state
             .config
@@ -170,7 +192,11 @@ impl Broker {
             state.cluster.node_id,
             state.cluster.cluster_id,
         );
+        if let Some(a) = metrics_addr {
+            tracing::info!("metrics on http://{a}/metrics");
+        }
         Ok(BrokerHandle {
+            metrics_addr,
             addrs,
             state,
             shutdown,
@@ -247,6 +273,11 @@ impl BrokerHandle {
     /// The address the first listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.addrs[0]
+    }
+
+    /// Where `/metrics` is served, if `metrics.listener` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     pub fn local_addrs(&self) -> &[SocketAddr] {

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod config;
 pub mod group;
 pub mod log;
+pub mod metrics;
 pub mod protocol;
 pub mod server;
 pub mod txn;

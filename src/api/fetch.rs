@@ -285,6 +285,10 @@ pub async fn handle(state: &BrokerState, req: FetchRequest, version: i16) -> Fet
             .complete(session_id, &report);
     }
 
+    if let Some(m) = crate::metrics::get() {
+        m.bytes_out
+            .inc_by(served.iter().map(|s| s.bytes as u64).sum());
+    }
     let mut topics: IndexMap<(String, Uuid), Vec<PartitionData>> = IndexMap::new();
     for s in served {
         if incremental && !s.changed {

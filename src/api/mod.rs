@@ -86,8 +86,25 @@ macro_rules! route {
     };
 }
 
-/// Runs one request. `Ok(None)` means no response is sent (acks=0 produce).
+/// Runs one request, counting it and timing it per API. `Ok(None)` means no response is sent
+/// (acks=0 produce).
 pub async fn dispatch(state: &BrokerState, frame: Frame) -> Result<Option<Bytes>, FrameError> {
+    let api = format!("{:?}", frame.api);
+    let started = std::time::Instant::now();
+    let result = dispatch_inner(state, frame).await;
+    if let Some(m) = crate::metrics::get() {
+        m.requests.with_label_values(&[api.as_str()]).inc();
+        m.request_latency
+            .with_label_values(&[api.as_str()])
+            .observe(started.elapsed().as_secs_f64());
+        if result.is_err() {
+            m.request_errors.with_label_values(&[api.as_str()]).inc();
+        }
+    }
+    result
+}
+
+async fn dispatch_inner(state: &BrokerState, frame: Frame) -> Result<Option<Bytes>, FrameError> {
     if frame.api == ApiKey::Produce {
         let req: ProduceRequest = decode_body(&frame)?;
         let acks = req.acks;

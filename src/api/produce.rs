@@ -54,6 +54,12 @@ pub async fn handle(state: &BrokerState, req: ProduceRequest, _version: i16) -> 
             let records = pd.records.unwrap_or_default();
             match p.append(&records) {
                 Ok(info) => {
+                    if let Some(m) = crate::metrics::get() {
+                        m.bytes_in.inc_by(records.len() as u64);
+                        let n = crate::log::batch::BatchHeader::parse(&records)
+                            .map_or(0, |h| h.records_count);
+                        m.messages_in.inc_by(n.max(0) as u64);
+                    }
                     let mut r = PartitionProduceResponse::default();
                     r.index = pd.index;
                     r.error_code = code::NONE;

@@ -97,7 +97,11 @@ pub struct Config {
 }
 
 /// Settings Weir has that Kafka does not; accepted alongside Kafka's names.
-const WEIR_ONLY: &[(&str, ConfigType)] = &[("cluster.id", ConfigType::String)];
+const WEIR_ONLY: &[(&str, ConfigType)] = &[
+    ("cluster.id", ConfigType::String),
+    // host:port of the Prometheus endpoint (`/metrics`, `/health`); unset = no endpoint.
+    ("metrics.listener", ConfigType::String),
+];
 
 fn config_type(name: &str) -> Option<ConfigType> {
     if let Some(def) = catalog::broker_config(name) {

@@ -36,6 +36,11 @@ pub async fn serve(
     shutdown: watch::Receiver<bool>,
 ) {
     tracing::debug!("connection from {peer}");
+    let m = crate::metrics::get();
+    if let Some(m) = m {
+        m.connections.inc();
+        m.connections_total.inc();
+    }
     let (rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::channel(MAX_IN_FLIGHT);
     let writer = tokio::spawn(write_loop(wr, rx, peer));
@@ -43,6 +48,9 @@ pub async fn serve(
         tracing::warn!("closing connection from {peer}: {reason}");
     }
     let _ = writer.await;
+    if let Some(m) = m {
+        m.connections.dec();
+    }
     tracing::debug!("connection from {peer} closed");
 }
 
