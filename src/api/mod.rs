@@ -72,13 +72,7 @@ macro_rules! route {
                 ApiKey::$api => {
                     let req = decode_body(&$frame)?;
                     let resp = $handler($state, req, $frame.version).await;
-                    encode_response($frame.api, $frame.version, $frame.header.correlation_id, &resp)
-                        .map(Some)
-                        .map_err(|reason| FrameError::Malformed {
-                            api: $frame.api,
-                            version: $frame.version,
-                            reason,
-                        })
+                    reply(&$frame, &resp)
                 }
             )*
             other => Err(FrameError::UnknownApi(other as i16)),
@@ -104,54 +98,55 @@ pub async fn dispatch(state: &BrokerState, frame: Frame) -> Result<Option<Bytes>
     result
 }
 
+/// Encodes a handler's response in the frame's version.
+fn reply<T: kafka_protocol::protocol::Encodable>(
+    frame: &Frame,
+    resp: &T,
+) -> Result<Option<Bytes>, FrameError> {
+    encode_response(frame.api, frame.version, frame.header.correlation_id, resp)
+        .map(Some)
+        .map_err(|reason| FrameError::Malformed {
+            api: frame.api,
+            version: frame.version,
+            reason,
+        })
+}
+
+/// (client id, client host as Kafka prints it) for group membership.
+fn client_of(frame: &Frame) -> (String, String) {
+    let client_id = crate::protocol::client_id(&frame.header).to_string();
+    let host = frame
+        .peer
+        .map(|p| format!("/{}", p.ip()))
+        .unwrap_or_default();
+    (client_id, host)
+}
+
 async fn dispatch_inner(state: &BrokerState, frame: Frame) -> Result<Option<Bytes>, FrameError> {
-    if frame.api == ApiKey::Produce {
-        let req: ProduceRequest = decode_body(&frame)?;
-        let acks = req.acks;
-        let resp = produce::handle(state, req, frame.version).await;
-        if acks == 0 {
-            return Ok(None);
+    match frame.api {
+        ApiKey::Produce => {
+            let req: ProduceRequest = decode_body(&frame)?;
+            let acks = req.acks;
+            let resp = produce::handle(state, req, frame.version).await;
+            if acks == 0 {
+                return Ok(None);
+            }
+            return reply(&frame, &resp);
         }
-        return encode_response(frame.api, frame.version, frame.header.correlation_id, &resp)
-            .map(Some)
-            .map_err(|reason| FrameError::Malformed {
-                api: frame.api,
-                version: frame.version,
-                reason,
-            });
-    }
-    if frame.api == ApiKey::ConsumerGroupHeartbeat {
-        let req: ConsumerGroupHeartbeatRequest = decode_body(&frame)?;
-        let client_id = crate::protocol::client_id(&frame.header).to_string();
-        let host = frame
-            .peer
-            .map(|p| format!("/{}", p.ip()))
-            .unwrap_or_default();
-        let resp =
-            groups::handle_consumer_heartbeat(state, req, frame.version, client_id, host).await;
-        return encode_response(frame.api, frame.version, frame.header.correlation_id, &resp)
-            .map(Some)
-            .map_err(|reason| FrameError::Malformed {
-                api: frame.api,
-                version: frame.version,
-                reason,
-            });
-    }
-    if frame.api == ApiKey::JoinGroup {
-        let req: JoinGroupRequest = decode_body(&frame)?;
-        let client_id = crate::protocol::client_id(&frame.header).to_string();
-        let host = frame
-            .peer
-            .map(|p| format!("/{}", p.ip()))
-            .unwrap_or_default();
-        let resp = groups::handle_join(state, req, frame.version, client_id, host).await;
-        return encode_response(frame.api, frame.version, frame.header.correlation_id, &resp)
-            .map(Some)
-            .map_err(|reason| FrameError::Malformed {
-                api: frame.api,
-                version: frame.version,
-                reason,
-            });
+        ApiKey::ConsumerGroupHeartbeat => {
+            let req: ConsumerGroupHeartbeatRequest = decode_body(&frame)?;
+            let (client_id, host) = client_of(&frame);
+            let resp =
+                groups::handle_consumer_heartbeat(state, req, frame.version, client_id, host).await;
+            return reply(&frame, &resp);
+        }
+        ApiKey::JoinGroup => {
+            let req: JoinGroupRequest = decode_body(&frame)?;
+            let (client_id, host) = client_of(&frame);
+            let resp = groups::handle_join(state, req, frame.version, client_id, host).await;
+            return reply(&frame, &resp);
+        }
+        _ => {}
     }
     route!(state, frame,
         ApiVersions => api_versions::handle,

@@ -41,6 +41,14 @@ pub mod error {
     pub const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
 }
 
+/// Commit items after validation.
+#[derive(Default)]
+struct PreparedCommits {
+    codes: Vec<i16>,
+    records: Vec<(Bytes, Option<Bytes>)>,
+    accepted: Vec<(usize, String, i32, OffsetValue)>,
+}
+
 /// One partition's commit as requested.
 pub struct CommitItem {
     pub topic: String,
@@ -169,43 +177,11 @@ impl GroupCoordinator {
         epoch: i16,
         items: Vec<CommitItem>,
     ) -> Vec<i16> {
-        let now = now_ms();
-        let mut codes = Vec::with_capacity(items.len());
-        let mut records = Vec::new();
-        let mut entries = Vec::new();
-        for it in items {
-            let meta = it.metadata.unwrap_or_default();
-            if meta.len() > self.metadata_max_bytes {
-                codes.push(error::OFFSET_METADATA_TOO_LARGE);
-                continue;
-            }
-            if cluster.partition(&it.topic, it.partition).is_none() {
-                codes.push(error::UNKNOWN_TOPIC_OR_PARTITION);
-                continue;
-            }
-            let v = OffsetValue {
-                offset: it.offset,
-                leader_epoch: it.leader_epoch,
-                metadata: meta,
-                commit_timestamp: now,
-            };
-            records.push(store::offset_record(
-                group,
-                &it.topic,
-                it.partition,
-                Some(&v),
-            ));
-            entries.push((
-                codes.len(),
-                Entry::Offset {
-                    group: group.to_string(),
-                    topic: it.topic,
-                    partition: it.partition,
-                    value: Some(v),
-                },
-            ));
-            codes.push(error::NONE);
-        }
+        let PreparedCommits {
+            mut codes,
+            records,
+            accepted,
+        } = self.prepare_commits(cluster, group, items);
         if records.is_empty() {
             return codes;
         }
@@ -225,13 +201,18 @@ impl GroupCoordinator {
             Ok(()) => {
                 let mut pending = lock(&self.pending_txn);
                 let list = pending.entry(producer_id).or_default();
-                for (_, e) in entries {
-                    list.push(e);
+                for (_, topic, partition, v) in accepted {
+                    list.push(Entry::Offset {
+                        group: group.to_string(),
+                        topic,
+                        partition,
+                        value: Some(v),
+                    });
                 }
             }
             Err(e) => {
                 tracing::error!("could not write transactional offsets of group {group}: {e}");
-                for (i, _) in entries {
+                for (i, ..) in accepted {
                     codes[i] = error::COORDINATOR_NOT_AVAILABLE;
                 }
             }
@@ -362,20 +343,24 @@ impl GroupCoordinator {
         }
     }
 
-    /// Stores commits; returns an error code per item, in order.
-    pub fn commit(&self, cluster: &Cluster, g: &mut Group, items: Vec<CommitItem>) -> Vec<i16> {
+    /// Validates commit items: per-item codes, plus the accepted ones as (index in codes,
+    /// topic, partition, value) and their records.
+    fn prepare_commits(
+        &self,
+        cluster: &Cluster,
+        group: &str,
+        items: Vec<CommitItem>,
+    ) -> PreparedCommits {
         let now = now_ms();
-        let mut codes = Vec::with_capacity(items.len());
-        let mut records = Vec::new();
-        let mut accepted = Vec::new();
+        let mut p = PreparedCommits::default();
         for it in items {
             let meta = it.metadata.unwrap_or_default();
             if meta.len() > self.metadata_max_bytes {
-                codes.push(error::OFFSET_METADATA_TOO_LARGE);
+                p.codes.push(error::OFFSET_METADATA_TOO_LARGE);
                 continue;
             }
             if cluster.partition(&it.topic, it.partition).is_none() {
-                codes.push(error::UNKNOWN_TOPIC_OR_PARTITION);
+                p.codes.push(error::UNKNOWN_TOPIC_OR_PARTITION);
                 continue;
             }
             let v = OffsetValue {
@@ -384,24 +369,34 @@ impl GroupCoordinator {
                 metadata: meta,
                 commit_timestamp: now,
             };
-            records.push(store::offset_record(
-                &g.id,
+            p.records.push(store::offset_record(
+                group,
                 &it.topic,
                 it.partition,
                 Some(&v),
             ));
-            accepted.push((codes.len(), (it.topic, it.partition), v));
-            codes.push(error::NONE);
+            p.accepted.push((p.codes.len(), it.topic, it.partition, v));
+            p.codes.push(error::NONE);
         }
+        p
+    }
+
+    /// Stores commits; returns an error code per item, in order.
+    pub fn commit(&self, cluster: &Cluster, g: &mut Group, items: Vec<CommitItem>) -> Vec<i16> {
+        let PreparedCommits {
+            mut codes,
+            records,
+            accepted,
+        } = self.prepare_commits(cluster, &g.id, items);
         match self.persist(cluster, &g.id.clone(), records) {
             Ok(()) => {
-                for (_, key, v) in accepted {
-                    g.offsets.insert(key, v);
+                for (_, topic, partition, v) in accepted {
+                    g.offsets.insert((topic, partition), v);
                 }
             }
             Err(e) => {
                 tracing::error!("could not persist offsets of group {}: {e}", g.id);
-                for (i, _, _) in accepted {
+                for (i, ..) in accepted {
                     codes[i] = error::COORDINATOR_NOT_AVAILABLE;
                 }
             }
