@@ -6,6 +6,8 @@
 pub mod alloc_guard;
 pub mod api;
 pub mod broker;
+pub mod cli;
+pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod group;

@@ -1,4 +1,6 @@
 //! The `weir` command: `weir [serve] [server.properties|weir.toml] [--override name=value]...`
+//! runs the broker; `weir topic|produce|consume|group|config|cluster|acl|user ...` are the
+//! client tools (see `weir::cli`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,6 +22,8 @@ struct Cli {
 enum Command {
     /// Run the broker (the default).
     Serve(ServeArgs),
+    #[command(flatten)]
+    Client(weir::cli::ClientCommand),
 }
 
 #[derive(clap::Args, Default)]
@@ -36,6 +40,12 @@ struct ServeArgs {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let args = match cli.command {
+        Some(Command::Serve(a)) => a,
+        Some(Command::Client(c)) => return weir::cli::run(c),
+        None => cli.serve,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -44,11 +54,6 @@ fn main() -> ExitCode {
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
-    let cli = Cli::parse();
-    let args = match cli.command {
-        Some(Command::Serve(a)) => a,
-        None => cli.serve,
-    };
     let opts = LoadOptions {
         file: args.config.or(args.file),
         env: std::env::vars().collect(),

@@ -1,0 +1,353 @@
+//! One connection to one broker: framing, correlation ids, ApiVersions negotiation (with the
+//! KIP-511 fallback) and per-API version choice.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader};
+use kafka_protocol::messages::ResponseHeader;
+use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::error::{ClientError, Result};
+
+/// The versions of each API this client implements (and handles every field difference of).
+/// For each API the version used is `min(ours.max, broker.max)`; if the ranges do not overlap the
+/// call is refused with [`ClientError::NoCommonVersion`].
+pub const CLIENT_VERSIONS: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 11),
+    (ApiKey::Fetch, 4, 12),
+    (ApiKey::ListOffsets, 1, 9),
+    (ApiKey::Metadata, 1, 12),
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
+    (ApiKey::FindCoordinator, 0, 6),
+    (ApiKey::JoinGroup, 0, 9),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::DescribeGroups, 0, 5),
+    (ApiKey::ListGroups, 0, 5),
+    (ApiKey::ApiVersions, 0, 3),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::DescribeAcls, 1, 3),
+    (ApiKey::CreateAcls, 1, 3),
+    (ApiKey::DeleteAcls, 1, 3),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+    (ApiKey::DescribeUserScramCredentials, 0, 0),
+    (ApiKey::AlterUserScramCredentials, 0, 0),
+    (ApiKey::DescribeCluster, 0, 1),
+];
+
+/// Largest response frame accepted (a fetch is bounded by the max_bytes we ask for).
+const MAX_RESPONSE: usize = 256 * 1024 * 1024;
+
+/// Kafka's name for an API, as in `ApiKeys.java` (`CreateTopics`).
+pub fn api_name(key: ApiKey) -> String {
+    format!("{key:?}")
+}
+
+fn our_range(key: ApiKey) -> Option<(i16, i16)> {
+    CLIENT_VERSIONS
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, lo, hi)| (*lo, *hi))
+}
+
+/// Options shared by every connection of a client.
+#[derive(Clone, Debug)]
+pub struct ConnOptions {
+    pub client_id: String,
+    pub request_timeout: Duration,
+}
+
+impl Default for ConnOptions {
+    fn default() -> Self {
+        ConnOptions {
+            client_id: "weir-cli".into(),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A connection with its negotiated API versions.
+pub struct Connection {
+    addr: String,
+    stream: TcpStream,
+    correlation: i32,
+    opts: ConnOptions,
+    /// The broker's advertised `(min, max)` per API key.
+    broker_versions: HashMap<i16, (i16, i16)>,
+}
+
+impl Connection {
+    /// Connects and negotiates API versions.
+    pub async fn connect(addr: &str, opts: &ConnOptions) -> Result<Connection> {
+        let connect = TcpStream::connect(addr);
+        let stream = match tokio::time::timeout(opts.request_timeout, connect).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                return Err(ClientError::Connect {
+                    addr: addr.into(),
+                    reason: e.to_string(),
+                })
+            }
+            Err(_) => {
+                return Err(ClientError::Connect {
+                    addr: addr.into(),
+                    reason: format!("timed out after {} ms", opts.request_timeout.as_millis()),
+                })
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let mut conn = Connection {
+            addr: addr.into(),
+            stream,
+            correlation: 0,
+            opts: opts.clone(),
+            broker_versions: HashMap::new(),
+        };
+        conn.negotiate().await?;
+        Ok(conn)
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// ApiVersions at our highest version; a broker that does not know it answers (KIP-511) with
+    /// UNSUPPORTED_VERSION in a v0 body that still lists its ApiVersions range, and we retry
+    /// with the highest version both sides know.
+    async fn negotiate(&mut self) -> Result<()> {
+        let mut version = our_range(ApiKey::ApiVersions).map_or(0, |r| r.1);
+        for _ in 0..2 {
+            let req = ApiVersionsRequest::default()
+                .with_client_software_name(StrBytes::from_static_str("weir"))
+                .with_client_software_version(StrBytes::from_static_str(env!(
+                    "CARGO_PKG_VERSION"
+                )));
+            let req = if version >= 3 {
+                req
+            } else {
+                ApiVersionsRequest::default()
+            };
+            let body = self.round_trip(&req, version).await?;
+            if body.len() >= 2 && i16::from_be_bytes([body[0], body[1]]) == 35 {
+                let resp: ApiVersionsResponse = self.decode(body, 0, ApiKey::ApiVersions)?;
+                let theirs = resp
+                    .api_keys
+                    .iter()
+                    .find(|k| k.api_key == ApiKey::ApiVersions as i16)
+                    .map(|k| k.max_version)
+                    .unwrap_or(0);
+                let next = theirs.min(version - 1).max(0);
+                if next == version {
+                    break;
+                }
+                version = next;
+                continue;
+            }
+            let resp: ApiVersionsResponse = self.decode(body, version, ApiKey::ApiVersions)?;
+            ClientError::check(resp.error_code, None)?;
+            self.broker_versions = resp
+                .api_keys
+                .iter()
+                .map(|k| (k.api_key, (k.min_version, k.max_version)))
+                .collect();
+            return Ok(());
+        }
+        Err(ClientError::Protocol {
+            addr: self.addr.clone(),
+            reason: "ApiVersions negotiation failed".into(),
+        })
+    }
+
+    /// Does the broker advertise this API at all?
+    pub fn supports(&self, key: ApiKey) -> bool {
+        self.broker_versions.contains_key(&(key as i16))
+    }
+
+    /// The broker's advertised range for an API.
+    pub fn broker_range(&self, key: ApiKey) -> Option<(i16, i16)> {
+        self.broker_versions.get(&(key as i16)).copied()
+    }
+
+    /// The version to use for an API: `min(ours.max, broker.max)`, refused without overlap.
+    pub fn version(&self, key: ApiKey) -> Result<i16> {
+        let (lo, hi) = our_range(key).ok_or_else(|| ClientError::Unsupported {
+            api: api_name(key),
+        })?;
+        let (blo, bhi) = self.broker_range(key).ok_or_else(|| ClientError::Unsupported {
+            api: api_name(key),
+        })?;
+        let v = hi.min(bhi);
+        if v < lo || v < blo {
+            return Err(ClientError::NoCommonVersion {
+                api: api_name(key),
+                broker_min: blo,
+                broker_max: bhi,
+                ours_min: lo,
+                ours_max: hi,
+            });
+        }
+        Ok(v)
+    }
+
+    /// Sends a request built for the negotiated version and returns the response.
+    pub async fn call<R: Request>(&mut self, build: impl FnOnce(i16) -> R) -> Result<R::Response> {
+        self.call_with_timeout(Duration::ZERO, build).await
+    }
+
+    /// As [`Connection::call`], allowing `extra` time on top of the request timeout (long polls).
+    pub async fn call_with_timeout<R: Request>(
+        &mut self,
+        extra: Duration,
+        build: impl FnOnce(i16) -> R,
+    ) -> Result<R::Response> {
+        let key = api_key::<R>()?;
+        let version = self.version(key)?;
+        let req = build(version);
+        let limit = self.opts.request_timeout + extra;
+        let body = match tokio::time::timeout(limit, self.round_trip(&req, version)).await {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(ClientError::Timeout {
+                    addr: self.addr.clone(),
+                    api: api_name(key),
+                    ms: limit.as_millis() as u64,
+                })
+            }
+        };
+        self.decode(body, version, key)
+    }
+
+    /// Sends a request that gets no response (Produce with acks=0).
+    pub async fn send_only<R: Request>(&mut self, build: impl FnOnce(i16) -> R) -> Result<()> {
+        let key = api_key::<R>()?;
+        let version = self.version(key)?;
+        let req = build(version);
+        self.write_request(&req, version).await.map(|_| ())
+    }
+
+    fn decode<T: Decodable>(&self, body: Bytes, version: i16, key: ApiKey) -> Result<T> {
+        let len = body.len();
+        let mut buf = body;
+        crate::protocol::guarded_decode(len, || T::decode(&mut buf, version)).map_err(|e| {
+            ClientError::Protocol {
+                addr: self.addr.clone(),
+                reason: format!("cannot decode {} v{version} response: {e}", api_name(key)),
+            }
+        })
+    }
+
+    async fn write_request<R: Request>(
+        &mut self,
+        req: &R,
+        version: i16,
+    ) -> Result<i32> {
+        self.correlation = self.correlation.wrapping_add(1);
+        let correlation = self.correlation;
+        let key = api_key::<R>()?;
+        let mut header = RequestHeader::default();
+        header.request_api_key = key as i16;
+        header.request_api_version = version;
+        header.correlation_id = correlation;
+        header.client_id = Some(StrBytes::from_string(self.opts.client_id.clone()));
+        let mut buf = BytesMut::with_capacity(64);
+        buf.put_i32(0);
+        let encoded = header
+            .encode(&mut buf, R::header_version(version))
+            .and_then(|_| req.encode(&mut buf, version));
+        if let Err(e) = encoded {
+            return Err(ClientError::Other(format!(
+                "cannot encode {} v{version} request: {e}",
+                api_name(key)
+            )));
+        }
+        let len = (buf.len() - 4) as i32;
+        buf[..4].copy_from_slice(&len.to_be_bytes());
+        self.stream
+            .write_all(&buf)
+            .await
+            .map_err(|e| self.io_error(e))?;
+        Ok(correlation)
+    }
+
+    /// Writes a request, reads frames until the one answering it, returns the body.
+    async fn round_trip<R: Request>(
+        &mut self,
+        req: &R,
+        version: i16,
+    ) -> Result<Bytes> {
+        let key = api_key::<R>()?;
+        let correlation = self.write_request(req, version).await?;
+        loop {
+            let mut len = [0u8; 4];
+            self.stream
+                .read_exact(&mut len)
+                .await
+                .map_err(|e| self.io_error(e))?;
+            let n = i32::from_be_bytes(len);
+            if n < 4 || n as usize > MAX_RESPONSE {
+                return Err(ClientError::Protocol {
+                    addr: self.addr.clone(),
+                    reason: format!("response frame of {n} bytes"),
+                });
+            }
+            let mut frame = vec![0u8; n as usize];
+            self.stream
+                .read_exact(&mut frame)
+                .await
+                .map_err(|e| self.io_error(e))?;
+            let mut frame = Bytes::from(frame);
+            // ApiVersions responses always use header v0 (KIP-511).
+            let header_version = if key == ApiKey::ApiVersions {
+                0
+            } else {
+                key.response_header_version(version)
+            };
+            let header = ResponseHeader::decode(&mut frame, header_version).map_err(|e| {
+                ClientError::Protocol {
+                    addr: self.addr.clone(),
+                    reason: format!("bad response header: {e}"),
+                }
+            })?;
+            if header.correlation_id == correlation {
+                return Ok(frame);
+            }
+            if header.correlation_id > correlation {
+                return Err(ClientError::Protocol {
+                    addr: self.addr.clone(),
+                    reason: format!(
+                        "response for correlation id {} while waiting for {correlation}",
+                        header.correlation_id
+                    ),
+                });
+            }
+            // An older response (e.g. of a request that timed out): skip it.
+            frame.advance(frame.remaining());
+        }
+    }
+
+    fn io_error(&self, e: std::io::Error) -> ClientError {
+        let reason = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            "the broker closed the connection".to_string()
+        } else {
+            e.to_string()
+        };
+        ClientError::Io {
+            addr: self.addr.clone(),
+            reason,
+        }
+    }
+}
+
+fn api_key<R: Request>() -> Result<ApiKey> {
+    ApiKey::try_from(R::KEY).map_err(|_| ClientError::Other(format!("unknown API key {}", R::KEY)))
+}
