@@ -8,6 +8,7 @@ use clap::Args;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::{BrokerId, FetchRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use super::output::out_bytes;
 use super::{connect, CliError, CliResult, Common, OutputFormat};
@@ -239,6 +240,7 @@ pub async fn run(args: ConsumeArgs) -> CliResult {
         OutputFormat::Json => None,
         OutputFormat::Table => Some(parse_format(args.format.as_deref().unwrap_or("%s\\n"))),
     };
+    let mut stop = Stop::new()?;
     let mut client = connect(&args.common).await?;
     let topic = client.topic(&args.topic).await?;
     let mut c = Consumer {
@@ -275,11 +277,9 @@ pub async fn run(args: ConsumeArgs) -> CliResult {
                 args.partition.clone()
             };
             c.assign(&parts, &BTreeMap::new()).await?;
-            let ctrl_c = tokio::signal::ctrl_c();
-            tokio::pin!(ctrl_c);
             loop {
                 tokio::select! {
-                    _ = &mut ctrl_c => break,
+                    _ = stop.recv() => break,
                     r = c.poll() => {
                         let (_, more) = r?;
                         if !more {
@@ -290,16 +290,39 @@ pub async fn run(args: ConsumeArgs) -> CliResult {
             }
             Ok(())
         }
-        Some(group) => consume_group(c, group).await,
+        Some(group) => consume_group(c, group, &mut stop).await,
     }
 }
 
-async fn consume_group(mut c: Consumer, group: &str) -> CliResult {
+/// SIGINT and SIGTERM, registered before any work so an early Ctrl-C still ends cleanly.
+struct Stop {
+    int: Signal,
+    term: Signal,
+}
+
+impl Stop {
+    fn new() -> CliResult<Stop> {
+        let reg = |k| {
+            signal(k).map_err(|e| CliError::Failed(format!("cannot handle signals: {e}")))
+        };
+        Ok(Stop {
+            int: reg(SignalKind::interrupt())?,
+            term: reg(SignalKind::terminate())?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+    }
+}
+
+async fn consume_group(mut c: Consumer, group: &str, stop: &mut Stop) -> CliResult {
     let cfg = MemberConfig::new(group, vec![c.topic.name.clone()]);
     let mut member = GroupMember::join(&mut c.client, cfg).await?;
     c.assign_from_group(&mut member).await?;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
     let result: CliResult = loop {
         if member.needs_rejoin() {
             // Commit what was consumed (allowed while the group prepares the rebalance), then
@@ -313,7 +336,7 @@ async fn consume_group(mut c: Consumer, group: &str) -> CliResult {
             }
         }
         tokio::select! {
-            _ = &mut ctrl_c => break Ok(()),
+            _ = stop.recv() => break Ok(()),
             r = c.poll() => match r {
                 Ok((advanced, more)) => {
                     if advanced {
