@@ -23,7 +23,7 @@ enum Command {
     /// Run the broker (the default).
     Serve(ServeArgs),
     #[command(flatten)]
-    Client(weir::cli::ClientCommand),
+    Client(Box<weir::cli::ClientCommand>),
 }
 
 #[derive(clap::Args, Default)]
@@ -43,7 +43,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Serve(a)) => a,
-        Some(Command::Client(c)) => return weir::cli::run(c),
+        Some(Command::Client(c)) => return weir::cli::run(*c),
         None => cli.serve,
     };
     tracing_subscriber::fmt()

@@ -134,7 +134,14 @@ fn topics_create_describe_alter_delete() {
     assert_eq!(entry["source"], "DYNAMIC_TOPIC_CONFIG");
     ok(
         &b,
-        &["config", "alter", "--topic", "orders", "--delete", "retention.ms"],
+        &[
+            "config",
+            "alter",
+            "--topic",
+            "orders",
+            "--delete",
+            "retention.ms",
+        ],
     );
     let d = json(&b, &["topic", "describe", "orders"]);
     assert!(d[0]["configs"].get("retention.ms").is_none());
@@ -144,7 +151,10 @@ fn topics_create_describe_alter_delete() {
     let list = json(&b, &["topic", "list"]);
     assert_eq!(list[0]["partitions"], 5);
 
-    assert_eq!(ok(&b, &["topic", "delete", "orders"]), "Deleted topic orders.\n");
+    assert_eq!(
+        ok(&b, &["topic", "delete", "orders"]),
+        "Deleted topic orders.\n"
+    );
     assert_eq!(ok(&b, &["topic", "list"]), "");
     let missing = run(&b, &["topic", "describe", "orders"]);
     assert_eq!(missing.code, 1);
@@ -177,10 +187,7 @@ fn exit_codes_and_settings() {
     let props: PathBuf = dir.path().join("client.properties");
     std::fs::write(
         &props,
-        format!(
-            "bootstrap.servers={}\nclient.id=cli-test\n",
-            b.bootstrap()
-        ),
+        format!("bootstrap.servers={}\nclient.id=cli-test\n", b.bootstrap()),
     )
     .expect("write");
     let out = Command::new(weir())
@@ -216,7 +223,9 @@ fn exit_codes_and_settings() {
 fn produce_and_consume_keys_headers_partitions_offsets() {
     let b = broker();
     ok(&b, &["topic", "create", "events", "--partitions", "3"]);
-    let input: String = (0..30).map(|i| format!("key{}:value{i}\n", i % 5)).collect();
+    let input: String = (0..30)
+        .map(|i| format!("key{}:value{i}\n", i % 5))
+        .collect();
     let r = run_in(
         &b,
         &[
@@ -304,7 +313,10 @@ fn produce_and_consume_keys_headers_partitions_offsets() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(ok(&b, &["consume", "events"]), "");
-    let last = ok(&b, &["consume", "events", "--partition", "0", "--offset", "-1"]);
+    let last = ok(
+        &b,
+        &["consume", "events", "--partition", "0", "--offset", "-1"],
+    );
     assert_eq!(last, "plain\n");
     let missing = run_in(&b, &["produce", "nope"], "x\n");
     assert_eq!(missing.code, 1);
@@ -333,7 +345,10 @@ fn group_consume_commits_lag_and_reset() {
     let r = run_in(&b, &["produce", "jobs", "-K", ":"], &input);
     assert_eq!(r.code, 0, "{}", r.stderr);
 
-    let out = ok(&b, &["consume", "jobs", "--group", "workers", "--from-beginning"]);
+    let out = ok(
+        &b,
+        &["consume", "jobs", "--group", "workers", "--from-beginning"],
+    );
     assert_eq!(out.lines().count(), 10, "{out}");
 
     let d = json(&b, &["group", "describe", "workers"]);
@@ -354,7 +369,10 @@ fn group_consume_commits_lag_and_reset() {
     assert_eq!(lag_of(&d).iter().map(|(_, l)| l).sum::<i64>(), 3, "{d}");
 
     // A second run of the group starts from its commits.
-    let out = ok(&b, &["consume", "jobs", "--group", "workers", "--from-beginning"]);
+    let out = ok(
+        &b,
+        &["consume", "jobs", "--group", "workers", "--from-beginning"],
+    );
     assert_eq!(out.lines().count(), 3, "{out}");
 
     // Dry run changes nothing; execute moves the group to the start.
@@ -389,7 +407,10 @@ fn group_consume_commits_lag_and_reset() {
     let d = json(&b, &["group", "describe", "workers"]);
     assert!(lag_of(&d).iter().all(|(c, _)| *c == 0), "{d}");
     assert_eq!(lag_of(&d).iter().map(|(_, l)| l).sum::<i64>(), 13);
-    let out = ok(&b, &["consume", "jobs", "--group", "workers", "--count", "13"]);
+    let out = ok(
+        &b,
+        &["consume", "jobs", "--group", "workers", "--count", "13"],
+    );
     assert_eq!(out.lines().count(), 13);
 
     // An active member blocks resets; Ctrl-C makes it leave.
@@ -404,7 +425,10 @@ fn group_consume_commits_lag_and_reset() {
     loop {
         let d = json(&b, &["group", "describe", "workers"]);
         if d[0]["state"] == "Stable" {
-            assert_eq!(d[0]["members"][0]["assignment"]["jobs"], serde_json::json!([0, 1]));
+            assert_eq!(
+                d[0]["members"][0]["assignment"]["jobs"],
+                serde_json::json!([0, 1])
+            );
             break;
         }
         assert!(Instant::now() < deadline, "member never joined: {d}");
@@ -445,7 +469,11 @@ fn group_consume_commits_lag_and_reset() {
     assert!(del.contains("'workers'"), "{del}");
     let gone = run(&b, &["group", "describe", "workers"]);
     assert_eq!(gone.code, 1);
-    assert!(gone.stderr.contains("GROUP_ID_NOT_FOUND"), "{}", gone.stderr);
+    assert!(
+        gone.stderr.contains("GROUP_ID_NOT_FOUND"),
+        "{}",
+        gone.stderr
+    );
 }
 
 fn shim(name: &str) -> PathBuf {
@@ -486,13 +514,21 @@ fn kafka_tool_shims_drive_weir() {
         .output()
         .expect("run kafka-topics.sh");
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    assert_eq!(json(&b, &["topic", "describe", "shimmed"])[0]["partition_count"], 4);
+    assert_eq!(
+        json(&b, &["topic", "describe", "shimmed"])[0]["partition_count"],
+        4
+    );
 
     // Console producer with keys, consumer printing them.
     let mut p = Command::new(shim("kafka-console-producer.sh"))
         .env("WEIR_BIN", weir())
         .args(["--bootstrap-server", &b.bootstrap(), "--topic", "shimmed"])
-        .args(["--property", "parse.key=true", "--property", "key.separator=:"])
+        .args([
+            "--property",
+            "parse.key=true",
+            "--property",
+            "key.separator=:",
+        ])
         .stdin(Stdio::piped())
         .spawn()
         .expect("producer");
@@ -519,7 +555,13 @@ fn kafka_tool_shims_drive_weir() {
 
     let out = Command::new(shim("kafka-topics.sh"))
         .env("WEIR_BIN", weir())
-        .args(["--bootstrap-server", &b.bootstrap(), "--delete", "--topic", "shimmed"])
+        .args([
+            "--bootstrap-server",
+            &b.bootstrap(),
+            "--delete",
+            "--topic",
+            "shimmed",
+        ])
         .output()
         .expect("run kafka-topics.sh");
     assert_eq!(out.status.code(), Some(0), "{out:?}");

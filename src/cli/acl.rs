@@ -368,15 +368,9 @@ pub async fn run(args: AclArgs) -> CliResult {
                 .await?;
             let mut deleted = Vec::new();
             for fr in resp.filter_results {
-                ClientError::check(
-                    fr.error_code,
-                    fr.error_message.as_ref().map(|m| m.as_str()),
-                )?;
+                ClientError::check(fr.error_code, fr.error_message.as_ref().map(|m| m.as_str()))?;
                 for m in fr.matching_acls {
-                    ClientError::check(
-                        m.error_code,
-                        m.error_message.as_ref().map(|x| x.as_str()),
-                    )?;
+                    ClientError::check(m.error_code, m.error_message.as_ref().map(|x| x.as_str()))?;
                     deleted.push(Acl {
                         resource_type: resource_type_name(m.resource_type),
                         resource_name: m.resource_name.as_str().to_string(),

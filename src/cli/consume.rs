@@ -184,10 +184,8 @@ fn render(toks: &[Tok], topic: &str, partition: i32, r: &InRecord, buf: &mut Vec
 }
 
 fn render_json(topic: &str, partition: i32, r: &InRecord, buf: &mut Vec<u8>) {
-    let text = |b: &Option<bytes::Bytes>| {
-        b.as_ref()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-    };
+    let text =
+        |b: &Option<bytes::Bytes>| b.as_ref().map(|b| String::from_utf8_lossy(b).into_owned());
     let headers: Vec<serde_json::Value> = r
         .headers
         .iter()
@@ -302,9 +300,8 @@ struct Stop {
 
 impl Stop {
     fn new() -> CliResult<Stop> {
-        let reg = |k| {
-            signal(k).map_err(|e| CliError::Failed(format!("cannot handle signals: {e}")))
-        };
+        let reg =
+            |k| signal(k).map_err(|e| CliError::Failed(format!("cannot handle signals: {e}")));
         Ok(Stop {
             int: reg(SignalKind::interrupt())?,
             term: reg(SignalKind::terminate())?,
@@ -404,7 +401,10 @@ impl Consumer {
         if parts.is_empty() {
             return Ok(());
         }
-        let earliest = self.client.list_offsets(&self.topic, parts, EARLIEST).await?;
+        let earliest = self
+            .client
+            .list_offsets(&self.topic, parts, EARLIEST)
+            .await?;
         let latest = self.client.list_offsets(&self.topic, parts, LATEST).await?;
         let by_time = match self.start {
             Start::Timestamp(ts) => Some(self.client.list_offsets(&self.topic, parts, ts).await?),

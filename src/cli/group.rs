@@ -352,7 +352,11 @@ fn print_description(d: &Description, members: bool) -> CliResult {
         "Group: {}  State: {}  Protocol: {}  Members: {}  Coordinator: {}\n",
         d.group,
         d.state,
-        if d.protocol.is_empty() { "-" } else { &d.protocol },
+        if d.protocol.is_empty() {
+            "-"
+        } else {
+            &d.protocol
+        },
         d.members.len(),
         d.coordinator
     );
@@ -647,7 +651,10 @@ mod tests {
     #[test]
     fn datetimes() {
         assert_eq!(parse_datetime("1970-01-01T00:00:00.000"), Some(0));
-        assert_eq!(parse_datetime("2024-02-29T12:34:56.789Z"), Some(1_709_210_096_789));
+        assert_eq!(
+            parse_datetime("2024-02-29T12:34:56.789Z"),
+            Some(1_709_210_096_789)
+        );
         assert_eq!(
             parse_datetime("2024-02-29T14:34:56.789+02:00"),
             Some(1_709_210_096_789)

@@ -187,9 +187,8 @@ pub async fn connect(common: &Common) -> CliResult<Client> {
 pub fn client_config(common: &Common) -> CliResult<ClientConfig> {
     let props = match &common.command_config {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                CliError::Usage(format!("cannot read {}: {e}", path.display()))
-            })?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
             parse_properties(&text)
         }
         None => Vec::new(),
@@ -213,9 +212,10 @@ pub fn client_config(common: &Common) -> CliResult<ClientConfig> {
         conn.client_id = id;
     }
     if let Some(ms) = get("request.timeout.ms") {
-        let ms: u64 = ms.trim().parse().map_err(|_| {
-            CliError::Usage(format!("request.timeout.ms={ms} is not a number"))
-        })?;
+        let ms: u64 = ms
+            .trim()
+            .parse()
+            .map_err(|_| CliError::Usage(format!("request.timeout.ms={ms} is not a number")))?;
         conn.request_timeout = Duration::from_millis(ms.max(1));
     }
     let servers = common
@@ -322,7 +322,10 @@ mod tests {
         assert_eq!(c.bootstrap, vec!["h:1".to_string()]);
         assert_eq!(c.conn.client_id, "x");
         common.bootstrap_server = Some("k:2".into());
-        assert_eq!(client_config(&common).expect("config").bootstrap, vec!["k:2"]);
+        assert_eq!(
+            client_config(&common).expect("config").bootstrap,
+            vec!["k:2"]
+        );
         std::fs::write(&f, "security.protocol=SASL_SSL\n").expect("write");
         let e = client_config(&common).expect_err("refused");
         assert_eq!(e.exit_code(), 2);

@@ -102,7 +102,10 @@ pub fn opt<T: ToString>(v: Option<T>) -> String {
 
 /// Comma-separated ids.
 pub fn ids(v: &[i32]) -> String {
-    v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",")
+    v.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]

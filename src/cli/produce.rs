@@ -119,9 +119,10 @@ pub async fn run(args: ProduceArgs) -> CliResult {
         },
     };
     let input: Box<dyn std::io::Read + Send> = match &args.file {
-        Some(path) => Box::new(std::fs::File::open(path).map_err(|e| {
-            CliError::Usage(format!("cannot open {}: {e}", path.display()))
-        })?),
+        Some(path) => Box::new(
+            std::fs::File::open(path)
+                .map_err(|e| CliError::Usage(format!("cannot open {}: {e}", path.display())))?,
+        ),
         None => Box::new(std::io::stdin()),
     };
     let mut lines = read_lines(input);

@@ -209,7 +209,12 @@ struct Deleted {
     deleted: bool,
 }
 
-async fn delete(common: &Common, fmt: OutputFormat, names: &[String], if_exists: bool) -> CliResult {
+async fn delete(
+    common: &Common,
+    fmt: OutputFormat,
+    names: &[String],
+    if_exists: bool,
+) -> CliResult {
     let mut client = connect(common).await?;
     let conn = client.admin().await?;
     let resp = conn
@@ -343,8 +348,7 @@ async fn describe(common: &Common, fmt: OutputFormat, names: &[String]) -> CliRe
     let mut described = Vec::new();
     for t in topics {
         // Configs set on the topic itself (source DYNAMIC_TOPIC_CONFIG), as kafka-topics shows.
-        let configs = match describe_configs(&mut client, ResourceType::Topic, &t.name, false)
-            .await
+        let configs = match describe_configs(&mut client, ResourceType::Topic, &t.name, false).await
         {
             Ok(entries) => entries
                 .into_iter()

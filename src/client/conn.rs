@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader};
 use kafka_protocol::messages::ResponseHeader;
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -129,9 +129,7 @@ impl Connection {
         for _ in 0..2 {
             let req = ApiVersionsRequest::default()
                 .with_client_software_name(StrBytes::from_static_str("weir"))
-                .with_client_software_version(StrBytes::from_static_str(env!(
-                    "CARGO_PKG_VERSION"
-                )));
+                .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
             let req = if version >= 3 {
                 req
             } else {
@@ -180,12 +178,11 @@ impl Connection {
 
     /// The version to use for an API: `min(ours.max, broker.max)`, refused without overlap.
     pub fn version(&self, key: ApiKey) -> Result<i16> {
-        let (lo, hi) = our_range(key).ok_or_else(|| ClientError::Unsupported {
-            api: api_name(key),
-        })?;
-        let (blo, bhi) = self.broker_range(key).ok_or_else(|| ClientError::Unsupported {
-            api: api_name(key),
-        })?;
+        let (lo, hi) =
+            our_range(key).ok_or_else(|| ClientError::Unsupported { api: api_name(key) })?;
+        let (blo, bhi) = self
+            .broker_range(key)
+            .ok_or_else(|| ClientError::Unsupported { api: api_name(key) })?;
         let v = hi.min(bhi);
         if v < lo || v < blo {
             return Err(ClientError::NoCommonVersion {
@@ -246,11 +243,7 @@ impl Connection {
         })
     }
 
-    async fn write_request<R: Request>(
-        &mut self,
-        req: &R,
-        version: i16,
-    ) -> Result<i32> {
+    async fn write_request<R: Request>(&mut self, req: &R, version: i16) -> Result<i32> {
         self.correlation = self.correlation.wrapping_add(1);
         let correlation = self.correlation;
         let key = api_key::<R>()?;
@@ -280,11 +273,7 @@ impl Connection {
     }
 
     /// Writes a request, reads frames until the one answering it, returns the body.
-    async fn round_trip<R: Request>(
-        &mut self,
-        req: &R,
-        version: i16,
-    ) -> Result<Bytes> {
+    async fn round_trip<R: Request>(&mut self, req: &R, version: i16) -> Result<Bytes> {
         let key = api_key::<R>()?;
         let correlation = self.write_request(req, version).await?;
         loop {

@@ -100,9 +100,7 @@ fn split_version(data: &[u8]) -> Result<(i16, Bytes)> {
     let mut b = Bytes::copy_from_slice(data);
     let v = b.get_i16();
     if v < 0 {
-        return Err(ClientError::Other(format!(
-            "consumer protocol version {v}"
-        )));
+        return Err(ClientError::Other(format!("consumer protocol version {v}")));
     }
     Ok((v, b))
 }
@@ -489,8 +487,9 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let counts: BTreeMap<String, i32> =
-            [("t".to_string(), 5), ("u".to_string(), 2)].into_iter().collect();
+        let counts: BTreeMap<String, i32> = [("t".to_string(), 5), ("u".to_string(), 2)]
+            .into_iter()
+            .collect();
         let a = range_assign(&subs, &counts);
         assert_eq!(a["a"]["t"], vec![0, 1, 2]);
         assert_eq!(a["b"]["t"], vec![3, 4]);

@@ -265,9 +265,8 @@ impl Client {
     /// One topic's metadata; UNKNOWN_TOPIC_OR_PARTITION if it does not exist.
     pub async fn topic(&mut self, name: &str) -> Result<TopicInfo> {
         let mut ts = self.topics(Some(&[name.to_string()])).await?;
-        ts.pop().ok_or_else(|| {
-            ClientError::kafka(3, Some(format!("Topic '{name}' does not exist.")))
-        })
+        ts.pop()
+            .ok_or_else(|| ClientError::kafka(3, Some(format!("Topic '{name}' does not exist."))))
     }
 
     /// FindCoordinator for a group (key type 0) or transactional id (1): node id and a new
@@ -340,7 +339,10 @@ impl Client {
                 .ok_or_else(|| {
                     ClientError::kafka(
                         3,
-                        Some(format!("Partition {p} of topic '{}' does not exist.", topic.name)),
+                        Some(format!(
+                            "Partition {p} of topic '{}' does not exist.",
+                            topic.name
+                        )),
                     )
                 })?;
             by_leader.entry(leader).or_default().push(*p);
