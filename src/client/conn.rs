@@ -340,3 +340,82 @@ impl Connection {
 fn api_key<R: Request>() -> Result<ApiKey> {
     ApiKey::try_from(R::KEY).map_err(|_| ClientError::Other(format!("unknown API key {}", R::KEY)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::api_versions_response::ApiVersion;
+    use tokio::net::TcpListener;
+
+    async fn read_request(s: &mut TcpStream) -> (i16, i16, i32) {
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len).await.expect("len");
+        let mut buf = vec![0u8; i32::from_be_bytes(len) as usize];
+        s.read_exact(&mut buf).await.expect("frame");
+        let key = i16::from_be_bytes([buf[0], buf[1]]);
+        let version = i16::from_be_bytes([buf[2], buf[3]]);
+        let correlation = i32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
+        (key, version, correlation)
+    }
+
+    async fn reply(s: &mut TcpStream, correlation: i32, resp: &ApiVersionsResponse, v: i16) {
+        let mut body = BytesMut::new();
+        body.put_i32(correlation);
+        resp.encode(&mut body, v).expect("encode");
+        let mut frame = BytesMut::new();
+        frame.put_i32(body.len() as i32);
+        frame.extend_from_slice(&body);
+        s.write_all(&frame).await.expect("write");
+    }
+
+    fn api(key: ApiKey, min: i16, max: i16) -> ApiVersion {
+        let mut a = ApiVersion::default();
+        a.api_key = key as i16;
+        a.min_version = min;
+        a.max_version = max;
+        a
+    }
+
+    /// A broker that knows ApiVersions only up to v2 answers our v3 with UNSUPPORTED_VERSION
+    /// in a v0 body (KIP-511); the client retries at v2 and then picks per-API versions.
+    #[tokio::test]
+    async fn api_versions_fallback_and_version_choice() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.expect("accept");
+            let (key, v, c) = read_request(&mut s).await;
+            assert_eq!((key, v), (ApiKey::ApiVersions as i16, 3));
+            let mut refuse = ApiVersionsResponse::default();
+            refuse.error_code = 35;
+            refuse.api_keys = vec![api(ApiKey::ApiVersions, 0, 2)];
+            reply(&mut s, c, &refuse, 0).await;
+            let (key, v, c) = read_request(&mut s).await;
+            assert_eq!((key, v), (ApiKey::ApiVersions as i16, 2));
+            let mut ok = ApiVersionsResponse::default();
+            ok.api_keys = vec![
+                api(ApiKey::ApiVersions, 0, 2),
+                api(ApiKey::Metadata, 0, 20),
+                api(ApiKey::Produce, 0, 2),
+                api(ApiKey::Fetch, 4, 9),
+            ];
+            reply(&mut s, c, &ok, 2).await;
+        });
+        let conn = Connection::connect(&addr, &ConnOptions::default())
+            .await
+            .expect("connect");
+        server.await.expect("server");
+        assert_eq!(conn.version(ApiKey::Metadata).expect("metadata"), 12);
+        assert_eq!(conn.version(ApiKey::Fetch).expect("fetch"), 9);
+        let err = conn.version(ApiKey::Produce).expect_err("no overlap");
+        assert!(matches!(err, ClientError::NoCommonVersion { .. }), "{err}");
+        let err = conn
+            .version(ApiKey::CreateAcls)
+            .expect_err("not advertised");
+        assert_eq!(
+            err.to_string(),
+            "UNSUPPORTED_VERSION: the broker does not support CreateAcls"
+        );
+        assert_eq!(err.exit_code(), 1);
+    }
+}
