@@ -217,6 +217,14 @@ fn exit_codes_and_settings() {
         "{}",
         acl.stderr
     );
+    let user = run_in(&b, &["user", "set", "alice"], "secret\n");
+    assert_eq!(user.code, 1);
+    assert!(
+        user.stderr
+            .contains("UNSUPPORTED_VERSION: the broker does not support AlterUserScramCredentials"),
+        "{}",
+        user.stderr
+    );
 }
 
 #[test]
