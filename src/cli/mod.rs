@@ -18,8 +18,23 @@
 //! weir config describe (--topic T | --broker ID)
 //! weir config alter (--topic T | --broker ID) [--set k=v]... [--delete k]...
 //! weir cluster info
-//! weir acl list|create|delete ...      weir user set|delete ...
+//! weir acl (list|create|delete) [--allow-principal P]... [--deny-principal P]... [--allow-host H]...
+//!          [--deny-host H]... [--operation OP]... (--topic T|--group G|--cluster|--transactional-id X)...
+//!          [--resource-pattern-type literal|prefixed|match|any] [--principal P]
+//! weir user list [NAME...] | set NAME [--password P] [--mechanism SCRAM-SHA-256|SCRAM-SHA-512]
+//!           [--iterations N] | delete NAME [--mechanism M]
 //! ```
+//!
+//! `acl` and `user` need a broker that serves the ACL / SCRAM APIs; against one that does not
+//! advertise them they exit 1 with `error: UNSUPPORTED_VERSION: the broker does not support
+//! <API>`. `user set` reads the password from stdin when `--password` is not given and sends
+//! only the salted password (PBKDF2, as Kafka's tools do).
+//!
+//! `produce` reads one record per line (a trailing `\r` is dropped). `--key-separator` splits
+//! each line at its first separator (a line without one is an error); `--header` adds the same
+//! header to every record; without `--partition`, keys are placed by murmur2 as Java's default
+//! partitioner does and keyless lines stick to one partition per batch. `--batch-size` counts
+//! records; a partial batch is sent after `--linger-ms` without input.
 //!
 //! Every command takes `--bootstrap-server HOST:PORT[,HOST:PORT]` (`-b`, default
 //! `localhost:9092`), `--command-config FILE` (Kafka client properties: `bootstrap.servers`,
