@@ -56,7 +56,8 @@ pub enum GroupCmd {
         to_latest: bool,
         #[arg(long = "to-offset", group = "strategy", value_name = "N")]
         to_offset: Option<i64>,
-        /// ISO 8601 time (YYYY-MM-DDTHH:mm:SS[.sss][Z|+hh:mm], UTC if no zone) or epoch ms.
+        /// ISO 8601 time, YYYY-MM-DDTHH:mm:SS.sss with an optional zone (Z, +hh:mm; UTC if none),
+        /// or epoch ms.
         #[arg(long = "to-datetime", group = "strategy", value_name = "TIME")]
         to_datetime: Option<String>,
         #[arg(

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{CliError, CliResult, BROKEN_PIPE};
 
-/// Writes text to stdout; a closed pipe becomes [`CliError::Failed`] with [`BROKEN_PIPE`].
+/// Writes text to stdout; a closed pipe becomes [`CliError::Failed`] with `BROKEN_PIPE`.
 pub fn out(text: &str) -> CliResult {
     let mut stdout = std::io::stdout().lock();
     stdout
