@@ -217,6 +217,29 @@ impl Producer {
         }
         let n = records.len() as u64;
         let batch = encode_batch(&records, self.compression)?;
+        // Leader moves (and a just-created topic's first moments) are retried after a
+        // metadata refresh; nothing else is, so a batch is never written twice.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.send(partition, batch.clone()).await {
+                Err(ClientError::Kafka(e)) if matches!(e.code, 3 | 5 | 6) && attempt < 5 => {
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                    self.topic = self.client.topic(&self.topic.name).await?;
+                }
+                r => {
+                    r?;
+                    break;
+                }
+            }
+        }
+        self.summary.records += n;
+        self.summary.batches += 1;
+        Ok(())
+    }
+
+    /// One Produce request for one partition's batch, to its leader.
+    async fn send(&mut self, partition: i32, batch: Bytes) -> Result<(), ClientError> {
         let leader = self
             .topic
             .partitions
@@ -224,7 +247,7 @@ impl Producer {
             .find(|p| p.partition == partition)
             .map_or(-1, |p| p.leader);
         if leader < 0 {
-            return Err(ClientError::kafka(5, None).into());
+            return Err(ClientError::kafka(5, None));
         }
         let name = TopicName(StrBytes::from_string(self.topic.name.clone()));
         let acks = self.acks;
@@ -243,29 +266,26 @@ impl Producer {
         };
         let conn = self.client.broker(leader).await?;
         if acks == 0 {
-            conn.send_only(build).await?;
-        } else {
-            let resp = conn.call(build).await?;
-            for t in resp.responses {
-                for p in t.partition_responses {
-                    let msg = p.error_message.as_ref().map(|m| m.as_str().to_string());
-                    let msg = msg.or_else(|| {
-                        p.record_errors.first().and_then(|e| {
-                            e.batch_index_error_message
-                                .as_ref()
-                                .map(|m| m.as_str().to_string())
-                        })
-                    });
-                    ClientError::check(p.error_code, msg.as_deref())?;
-                    self.summary
-                        .first_offsets
-                        .entry(p.index)
-                        .or_insert(p.base_offset);
-                }
+            return conn.send_only(build).await;
+        }
+        let resp = conn.call(build).await?;
+        for t in resp.responses {
+            for p in t.partition_responses {
+                let msg = p.error_message.as_ref().map(|m| m.as_str().to_string());
+                let msg = msg.or_else(|| {
+                    p.record_errors.first().and_then(|e| {
+                        e.batch_index_error_message
+                            .as_ref()
+                            .map(|m| m.as_str().to_string())
+                    })
+                });
+                ClientError::check(p.error_code, msg.as_deref())?;
+                self.summary
+                    .first_offsets
+                    .entry(p.index)
+                    .or_insert(p.base_offset);
             }
         }
-        self.summary.records += n;
-        self.summary.batches += 1;
         Ok(())
     }
 }
