@@ -793,13 +793,13 @@ impl Group {
         if let Some(c) = &self.consumer {
             return c.validate_commit(member_id, generation);
         }
+        if generation < 0 && self.members.is_empty() {
+            // Admin clients and consumers without group management commit with generation -1;
+            // Kafka accepts that while the group is empty, whatever member id they send.
+            return error::NONE;
+        }
         if generation < 0 && member_id.is_empty() {
-            // A simple (standalone) consumer's commit: only while nobody is a member.
-            return if self.members.is_empty() {
-                error::NONE
-            } else {
-                error::UNKNOWN_MEMBER_ID
-            };
+            return error::UNKNOWN_MEMBER_ID;
         }
         if self.fenced(member_id, instance_id) {
             return error::FENCED_INSTANCE_ID;

@@ -138,6 +138,7 @@ impl ConsumerGroup {
         } else if self
             .members
             .values()
+            .filter(|m| m.epoch != -2)
             .any(|m| m.epoch != self.assignment_epoch || !is_empty(&m.pending_revocation))
         {
             "Reconciling"
@@ -180,7 +181,20 @@ impl ConsumerGroup {
                     format!("Member {id} is not a member of the group"),
                 ));
             }
-            self.remove(&id);
+            if hb.member_epoch == -2
+                && self
+                    .members
+                    .get(&id)
+                    .is_some_and(|m| m.instance_id.is_some())
+            {
+                // A static member leaving temporarily keeps its partitions until its session
+                // times out or its replacement (same instance id) takes them over.
+                if let Some(m) = self.members.get_mut(&id) {
+                    m.epoch = -2;
+                }
+            } else {
+                self.remove(&id);
+            }
             return Ok(HeartbeatReply {
                 member_id: id,
                 member_epoch: hb.member_epoch,
@@ -308,16 +322,12 @@ impl ConsumerGroup {
         if let Some(inst) = &hb.instance_id {
             if let Some(old) = self.statics.get(inst).cloned() {
                 if old != id {
-                    if let Some(prev) = self.members.get(&old) {
-                        if prev.epoch != -2
-                            && !hb.member_id.is_empty()
-                            && self.members.contains_key(&hb.member_id)
-                        {
-                            return Err((
-                                UNRELEASED_INSTANCE_ID,
-                                format!("Static member {inst} is still in use"),
-                            ));
-                        }
+                    if self.members.get(&old).is_some_and(|prev| prev.epoch != -2) {
+                        // The previous holder of this instance id has not left: refuse.
+                        return Err((
+                            UNRELEASED_INSTANCE_ID,
+                            format!("Static member with instance id {inst} cannot join the group because the instance id is owned by member {old}"),
+                        ));
                     }
                     // The returning static member takes over its predecessor's assignment.
                     inherited = self
@@ -460,12 +470,11 @@ impl ConsumerGroup {
 
     /// Validates a commit's member id and epoch (STALE_MEMBER_EPOCH as Kafka answers).
     pub fn validate_commit(&self, member_id: &str, epoch: i32) -> i16 {
-        if member_id.is_empty() && epoch < 0 {
-            return if self.members.is_empty() {
-                super::error::NONE
-            } else {
-                super::error::UNKNOWN_MEMBER_ID
-            };
+        if epoch < 0 && self.members.is_empty() {
+            return super::error::NONE;
+        }
+        if epoch < 0 && member_id.is_empty() {
+            return super::error::UNKNOWN_MEMBER_ID;
         }
         match self.members.get(member_id) {
             None => super::error::UNKNOWN_MEMBER_ID,
