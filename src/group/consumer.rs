@@ -53,6 +53,10 @@ pub struct ConsumerGroup {
     snapshot: BTreeMap<String, (Uuid, i32)>,
     pub session_timeout: Duration,
     pub heartbeat_interval: Duration,
+    /// Regexes already resolved against the topic list. As in Kafka, a new regex is resolved
+    /// after the heartbeat that brought it: that heartbeat's assignment has only the named
+    /// topics, the next one adds the matches.
+    resolved_regexes: std::collections::HashSet<String>,
 }
 
 /// A heartbeat's fields.
@@ -126,6 +130,7 @@ impl ConsumerGroup {
             snapshot: BTreeMap::new(),
             session_timeout,
             heartbeat_interval,
+            resolved_regexes: Default::default(),
         }
     }
 
@@ -150,7 +155,7 @@ impl ConsumerGroup {
     fn subscribed_topics(&self, view: &TopicView) -> BTreeMap<String, (Uuid, i32)> {
         let mut out = BTreeMap::new();
         for m in self.members.values() {
-            for t in member_topics(m, view) {
+            for t in member_topics(m, view, &self.resolved_regexes) {
                 if let Some(v) = view.get(&t) {
                     out.insert(t, *v);
                 }
@@ -297,6 +302,14 @@ impl ConsumerGroup {
         if let Some(m) = self.members.get_mut(&id) {
             m.last_sent = Some(m.assigned.clone());
         }
+        let new_regex = self.members[&id]
+            .subscribed_regex
+            .clone()
+            .filter(|r| !r.is_empty() && !self.resolved_regexes.contains(r));
+        if let Some(r) = new_regex {
+            self.resolved_regexes.insert(r);
+            self.epoch += 1;
+        }
         Ok(reply)
     }
 
@@ -391,7 +404,7 @@ impl ConsumerGroup {
         let subs: Vec<(String, BTreeSet<String>)> = self
             .members
             .values()
-            .map(|m| (m.id.clone(), member_topics(m, view)))
+            .map(|m| (m.id.clone(), member_topics(m, view, &self.resolved_regexes)))
             .collect();
         let current: HashMap<String, Assignment> = self
             .members
@@ -485,14 +498,22 @@ impl ConsumerGroup {
     }
 }
 
-fn member_topics(m: &ConsumerMember, view: &TopicView) -> BTreeSet<String> {
+fn member_topics(
+    m: &ConsumerMember,
+    view: &TopicView,
+    resolved: &std::collections::HashSet<String>,
+) -> BTreeSet<String> {
     let mut out: BTreeSet<String> = m
         .subscribed_names
         .iter()
         .filter(|t| view.contains_key(*t))
         .cloned()
         .collect();
-    if let Some(re) = &m.subscribed_regex {
+    if let Some(re) = m
+        .subscribed_regex
+        .as_ref()
+        .filter(|r| resolved.contains(*r))
+    {
         if let Ok(r) = regex::Regex::new(&format!("^(?:{re})$")) {
             out.extend(
                 view.keys()
