@@ -103,7 +103,7 @@ const WEIR_ONLY: &[(&str, ConfigType)] = &[
     ("metrics.listener", ConfigType::String),
 ];
 
-fn config_type(name: &str) -> Option<ConfigType> {
+pub(crate) fn config_type(name: &str) -> Option<ConfigType> {
     if let Some(def) = catalog::broker_config(name) {
         return Some(def.config_type);
     }

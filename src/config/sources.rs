@@ -116,11 +116,35 @@ fn env_name(var: &str) -> Option<String> {
     Some(rest.to_ascii_lowercase().replace('_', "."))
 }
 
+/// `KAFKA_ADVERTISED_LISTENERS` → `advertised.listeners`, with the Kafka Docker image's rules
+/// (`_` → `.`, `__` → `_`, `___` → `-`), so containers configured for Kafka start Weir as is.
+/// Only names of real settings are taken: `KAFKA_HOME`, `KAFKA_OPTS` and the like are not
+/// settings and are left alone.
+fn kafka_env_name(var: &str) -> Option<String> {
+    let rest = var.strip_prefix("KAFKA_")?;
+    if rest.is_empty() {
+        return None;
+    }
+    let name = rest
+        .to_ascii_lowercase()
+        .replace("___", "\u{1}")
+        .replace("__", "\u{2}")
+        .replace('_', ".")
+        .replace('\u{1}', "-")
+        .replace('\u{2}', "_");
+    super::config_type(&name).map(|_| name)
+}
+
 /// Builds the config from every source, later winning.
 pub fn load(opts: &LoadOptions) -> Result<Config, ConfigError> {
     let mut props = BTreeMap::new();
     if let Some(path) = &opts.file {
         props.extend(read_file(path)?);
+    }
+    for (k, v) in &opts.env {
+        if let Some(name) = kafka_env_name(k) {
+            props.insert(name, v.clone());
+        }
     }
     for (k, v) in &opts.env {
         if let Some(name) = env_name(k) {
@@ -176,6 +200,21 @@ mod tests {
         .unwrap();
         assert_eq!(c.num_partitions, 3);
         assert_eq!(c.log_dir, PathBuf::from("/b"));
+        let c = load(&LoadOptions {
+            env: vec![
+                (
+                    "KAFKA_ADVERTISED_LISTENERS".into(),
+                    "PLAINTEXT://example:9092".into(),
+                ),
+                ("KAFKA_HEAP_OPTS".into(), "-Xmx1G".into()),
+                ("KAFKA_NUM_PARTITIONS".into(), "5".into()),
+                ("WEIR_NUM_PARTITIONS".into(), "6".into()),
+            ],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.advertised_listeners.unwrap()[0].host, "example");
+        assert_eq!(c.num_partitions, 6, "WEIR_* wins over KAFKA_*");
         let e = load(&LoadOptions {
             env: vec![("WEIR_NOT_A_SETTING".into(), "1".into())],
             ..Default::default()
