@@ -240,3 +240,70 @@ fn bad_batches_get_kafka_error_codes_and_the_connection_stays() {
         "connection still serves"
     );
 }
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// Batches found by the fuzzer (valid CRC, lying record internals): a record claiming 2^31-1
+/// headers, and a xerial snappy block declaring 4 GiB. They used to crash the broker on a
+/// compacted topic, and on any topic at the next ListOffsets by timestamp.
+#[test]
+fn batches_with_lying_record_internals_do_not_crash_the_broker() {
+    let broker = TestBroker::start();
+    let mut c = RawClient::connect(broker.addr());
+    let mut t = create_topics_request::CreatableTopic::default();
+    t.name = TopicName(StrBytes::from_static_str("compacted"));
+    t.num_partitions = 1;
+    t.replication_factor = 1;
+    let mut cfg = create_topics_request::CreatableTopicConfig::default();
+    cfg.name = StrBytes::from_static_str("cleanup.policy");
+    cfg.value = Some(StrBytes::from_static_str("compact"));
+    t.configs = vec![cfg];
+    let mut plain = create_topics_request::CreatableTopic::default();
+    plain.name = TopicName(StrBytes::from_static_str("plain"));
+    plain.num_partitions = 1;
+    plain.replication_factor = 1;
+    let r: CreateTopicsResponse = c.call(
+        ApiKey::CreateTopics,
+        7,
+        &CreateTopicsRequest::default()
+            .with_topics(vec![t, plain])
+            .with_timeout_ms(5000),
+    );
+    assert!(r.topics.iter().all(|t| t.error_code == 0));
+    let headers = hex("00000000000000000000003c000000000249d5b81b0000000000000000018bcfe568000000018bcfe56800ffffffffffffffffffffffffffff00000001140000000101feffffff0f");
+    let snappy = hex("00000000000000000000004a00000000026a6dedfb0002000000000000018bcfe568000000018bcfe56800ffffffffffffffffffffffffffff0000000182534e4150505900000000010000000100000005ffffffff0f");
+    for batch in [&headers, &snappy] {
+        let code = produce_raw(&mut c, "compacted", bytes::Bytes::from(batch.clone()));
+        assert_ne!(code, 0, "a compacted topic must refuse what it cannot read");
+        let _ = produce_raw(&mut c, "plain", bytes::Bytes::from(batch.clone()));
+    }
+    // Timestamp lookups walk the stored records.
+    let mut p = list_offsets_request::ListOffsetsPartition::default();
+    p.partition_index = 0;
+    p.timestamp = 0;
+    p.current_leader_epoch = -1;
+    let mut lt = list_offsets_request::ListOffsetsTopic::default();
+    lt.name = TopicName(StrBytes::from_static_str("plain"));
+    lt.partitions = vec![p];
+    let _: ListOffsetsResponse = c.call(
+        ApiKey::ListOffsets,
+        7,
+        &ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_topics(vec![lt]),
+    );
+    api_versions_ok(&broker);
+    // Clients cannot write to the coordinators' internal topics.
+    let mut fc = FindCoordinatorRequest::default();
+    fc.key = StrBytes::from_static_str("g");
+    let _: FindCoordinatorResponse = c.call(ApiKey::FindCoordinator, 3, &fc);
+    assert_eq!(
+        produce_raw(&mut c, "__consumer_offsets", bytes::Bytes::from(snappy)),
+        17
+    );
+}

@@ -56,7 +56,7 @@ fn topic_entry(state: &BrokerState, t: &Topic, ops: i32) -> MetadataResponseTopi
     mt.error_code = code::NONE;
     mt.name = Some(topic_name(t.meta.name.clone()));
     mt.topic_id = t.meta.id;
-    mt.is_internal = t.meta.name == crate::group::store::OFFSETS_TOPIC;
+    mt.is_internal = crate::cluster::is_internal(&t.meta.name);
     mt.partitions = partitions(state, t);
     mt.topic_authorized_operations = ops;
     mt

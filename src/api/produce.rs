@@ -37,8 +37,20 @@ pub async fn handle(state: &BrokerState, req: ProduceRequest, _version: i16) -> 
         } else {
             code::UNKNOWN_TOPIC_ID
         };
+        let internal = topic
+            .as_ref()
+            .is_some_and(|t| crate::cluster::is_internal(&t.meta.name));
         let mut parts = Vec::with_capacity(td.partition_data.len());
         for pd in td.partition_data {
+            if internal {
+                // Only the coordinators write there, as in Kafka.
+                parts.push(partition_error(
+                    pd.index,
+                    code::INVALID_TOPIC_EXCEPTION,
+                    Some("Cannot append to internal topic".into()),
+                ));
+                continue;
+            }
             if !acks_ok {
                 parts.push(partition_error(pd.index, code::INVALID_REQUIRED_ACKS, None));
                 continue;

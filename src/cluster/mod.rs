@@ -84,6 +84,11 @@ impl From<LogError> for TopicError {
     }
 }
 
+/// Topics only the broker writes: the group and transaction coordinators' logs.
+pub fn is_internal(name: &str) -> bool {
+    name == "__consumer_offsets" || name == "__transaction_state"
+}
+
 /// Kafka's topic name rule: 1-249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
 pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
     if name.is_empty() {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 
 use crate::cluster::Cluster;
@@ -125,20 +125,22 @@ impl GroupCoordinator {
         let started = Instant::now();
         let mut records = 0usize;
         for p in &topic.partitions {
-            replay_partition(p, |r| {
-                let Some(key) = &r.key else { return };
-                if r.control {
+            replay_partition(p, |h, r| {
+                let Some(key) = r.key else { return };
+                let key = Bytes::copy_from_slice(key);
+                let value = r.value.map(Bytes::copy_from_slice);
+                if h.is_control() {
                     let commit = key.len() >= 4 && i16::from_be_bytes([key[2], key[3]]) == 1;
-                    self.end_transaction(r.producer_id, commit);
+                    self.end_transaction(h.producer_id, commit);
                     return;
                 }
-                let Some(e) = store::decode(key, r.value.as_ref()) else {
+                let Some(e) = store::decode(&key, value.as_ref()) else {
                     return;
                 };
                 records += 1;
-                if r.transactional {
+                if h.is_transactional() {
                     lock(&self.pending_txn)
-                        .entry(r.producer_id)
+                        .entry(h.producer_id)
                         .or_default()
                         .push(e);
                 } else {
@@ -540,8 +542,11 @@ pub fn encode_records(
     buf
 }
 
-/// Reads a whole partition from its start, calling `f` for every record.
-pub fn replay_partition(p: &crate::log::Partition, mut f: impl FnMut(&Record)) {
+/// Reads a whole partition from its start, calling `f` for every record with its batch header.
+pub fn replay_partition(
+    p: &crate::log::Partition,
+    mut f: impl FnMut(&crate::log::batch::BatchHeader, crate::log::records::RecordView<'_>),
+) {
     let mut offset = p.log_start_offset();
     let end = p.high_watermark();
     while offset < end {
@@ -551,26 +556,24 @@ pub fn replay_partition(p: &crate::log::Partition, mut f: impl FnMut(&Record)) {
         if read.records.is_empty() {
             break;
         }
-        let len = read.records.len();
-        let mut buf = read.records;
-        let Ok(sets) =
-            crate::protocol::guarded_decode(len, || RecordBatchDecoder::decode_all(&mut buf))
-        else {
+        let mut next = offset;
+        let walked = crate::log::records::for_each_record_in(
+            &read.records,
+            crate::log::records::MAX_DECOMPRESSED,
+            |h, r| {
+                next = next.max(h.last_offset() + 1);
+                if r.offset >= offset {
+                    f(h, r);
+                }
+            },
+        );
+        if let Err(e) = walked {
             tracing::error!(
-                "{}-{}: undecodable batch at offset {offset}; skipping the rest",
+                "{}-{}: unreadable batch near offset {offset} ({e}); skipping the rest",
                 p.topic,
                 p.index
             );
             break;
-        };
-        let mut next = offset;
-        for set in sets {
-            for r in set.records {
-                next = next.max(r.offset + 1);
-                if r.offset >= offset {
-                    f(&r);
-                }
-            }
         }
         if next <= offset {
             break;

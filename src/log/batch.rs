@@ -213,19 +213,16 @@ pub fn validate_produce(
 /// Indexes of records without a key, for compacted topics. Decodes (and decompresses) the
 /// batch, so it runs only where Kafka also looks inside: topics with `cleanup.policy=compact`.
 pub fn keyless_records(b: &[u8]) -> Result<Vec<i32>, BatchError> {
-    let len = b.len();
-    let mut bytes = bytes::Bytes::copy_from_slice(b);
-    let set = crate::protocol::guarded_decode(len, move || {
-        kafka_protocol::records::RecordBatchDecoder::decode(&mut bytes)
+    let mut keyless = Vec::new();
+    let mut i = 0;
+    super::records::for_each_record(b, super::records::MAX_DECOMPRESSED, |r| {
+        if r.key.is_none() {
+            keyless.push(i);
+        }
+        i += 1;
     })
     .map_err(|e| BatchError::Corrupt(format!("records cannot be decoded: {e}")))?;
-    Ok(set
-        .records
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.key.is_none())
-        .map(|(i, _)| i as i32)
-        .collect())
+    Ok(keyless)
 }
 
 /// Assigns the batch its place in the log. LogAppendTime rewrites the timestamp type and max

@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod config;
 pub mod partition;
+pub mod records;
 pub mod segment;
 
 pub use config::LogConfig;

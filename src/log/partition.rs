@@ -753,21 +753,12 @@ fn scan_for_timestamp(
 
 /// (offset, timestamp) of each record in one stored batch; empty if it cannot be decoded.
 fn record_timestamps(batch: Bytes) -> Vec<(i64, i64)> {
-    let len = batch.len();
-    let decoded = std::panic::catch_unwind(move || {
-        crate::alloc_guard::with_decode_budget(len, move || {
-            let mut b = batch;
-            kafka_protocol::records::RecordBatchDecoder::decode(&mut b)
-        })
+    let mut out = Vec::new();
+    // A batch that cannot be walked has no answer to give; it is skipped, not fatal.
+    let _ = super::records::for_each_record(&batch, super::records::MAX_DECOMPRESSED, |r| {
+        out.push((r.offset, r.timestamp))
     });
-    match decoded {
-        Ok(Ok(set)) => set
-            .records
-            .iter()
-            .map(|r| (r.offset, r.timestamp))
-            .collect(),
-        _ => Vec::new(),
-    }
+    out
 }
 
 const LOG_START_FILE: &str = "log-start-offset";

@@ -274,9 +274,11 @@ impl TxnCoordinator {
             return;
         };
         for p in &topic.partitions {
-            crate::group::replay_partition(p, |r| {
-                if let Some(key) = &r.key {
-                    if let Some((id, meta)) = decode(key, r.value.as_ref()) {
+            crate::group::replay_partition(p, |_, r| {
+                if let Some(key) = r.key {
+                    let key = Bytes::copy_from_slice(key);
+                    let value = r.value.map(Bytes::copy_from_slice);
+                    if let Some((id, meta)) = decode(&key, value.as_ref()) {
                         let mut map = lock(&self.txns);
                         match meta {
                             Some(m) => {
