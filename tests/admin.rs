@@ -354,14 +354,19 @@ fn configs_are_altered_and_records_deleted() {
         Some("1073741824")
     );
 
-    // DeleteRecords moves the low watermark; earlier offsets are then out of range.
+    // DeleteRecords moves the low watermark; earlier offsets are then out of range. (The topic
+    // is compacted now, so records need keys.)
     let producer: rdkafka::producer::BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", broker.bootstrap())
         .create()
         .unwrap();
     for i in 0..10 {
         producer
-            .send(rdkafka::producer::BaseRecord::<(), str>::to("alter").payload(&format!("{i}")))
+            .send(
+                rdkafka::producer::BaseRecord::<str, str>::to("alter")
+                    .key("k")
+                    .payload(&format!("{i}")),
+            )
             .unwrap();
     }
     rdkafka::producer::Producer::flush(&producer, Duration::from_secs(10)).unwrap();
