@@ -322,6 +322,9 @@ pub async fn handle_offset_commit(
     let member_id = req.member_id.as_str().to_string();
     let generation = req.generation_id_or_member_epoch;
     let instance = opt_str(&req.group_instance_id);
+    tracing::debug!(
+        "OffsetCommit v{version} group {group_id} member '{member_id}' generation {generation}"
+    );
     // Resolve names (v10+ addresses topics by id).
     let topics: Vec<(
         String,
@@ -370,7 +373,8 @@ pub async fn handle_offset_commit(
     }
     let g = match state.groups.group(&group_id) {
         Some(g) => g,
-        None if generation < 0 && member_id.is_empty() => state.groups.get_or_create(&group_id),
+        // Kafka creates a simple group for a generation -1 commit, whatever the member id.
+        None if generation < 0 => state.groups.get_or_create(&group_id),
         None => {
             return all_error(if version >= 9 {
                 error::GROUP_ID_NOT_FOUND
