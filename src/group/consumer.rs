@@ -200,6 +200,7 @@ impl ConsumerGroup {
             } else {
                 self.remove(&id);
             }
+            self.prune_regexes();
             return Ok(HeartbeatReply {
                 member_id: id,
                 member_epoch: hb.member_epoch,
@@ -302,6 +303,9 @@ impl ConsumerGroup {
         if let Some(m) = self.members.get_mut(&id) {
             m.last_sent = Some(m.assigned.clone());
         }
+        // Resolutions are kept only while some member subscribes with that regex (as Kafka's
+        // group keeps its resolved regular expressions).
+        self.prune_regexes();
         let new_regex = self.members[&id]
             .subscribed_regex
             .clone()
@@ -381,6 +385,16 @@ impl ConsumerGroup {
             self.epoch += 1;
         }
         Ok(id)
+    }
+
+    /// Drops regex resolutions no member uses any more.
+    fn prune_regexes(&mut self) {
+        let in_use: std::collections::HashSet<String> = self
+            .members
+            .values()
+            .filter_map(|m| m.subscribed_regex.clone())
+            .collect();
+        self.resolved_regexes.retain(|r| in_use.contains(r));
     }
 
     fn remove(&mut self, id: &str) {
