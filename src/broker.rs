@@ -25,6 +25,8 @@ pub struct BrokerState {
     pub groups: GroupCoordinator,
     pub txns: crate::txn::coordinator::TxnCoordinator,
     pub producer_ids: crate::txn::producer_ids::ProducerIds,
+    pub users: crate::security::users::Users,
+    pub sasl_mechanisms: Vec<String>,
     pub connections_max_idle_ms: u64,
     pub faults: Faults,
 }
@@ -53,6 +55,8 @@ impl Faults {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error("{0}")]
+    Config(String),
     #[error("cannot open data directory: {0}")]
     Storage(#[from] TopicError),
     #[error("cannot listen on {addr}: {source}")]
@@ -89,7 +93,17 @@ impl Broker {
         .map_err(|e| StartError::Storage(TopicError::Storage(e.to_string())))??;
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
+        let mut protocols = Vec::new();
         for l in &config.listeners {
+            let protocol = crate::security::protocol_of(&config, &l.name)
+                .map_err(|e| StartError::Config(format!("listeners: {e}")))?;
+            if protocol.needs_tls() {
+                return Err(StartError::Config(format!(
+                    "listener {} uses {protocol:?}: TLS listeners are not supported yet",
+                    l.name
+                )));
+            }
+            protocols.push(protocol);
             let host = if l.host.is_empty() {
                 "0.0.0.0"
             } else {
@@ -125,6 +139,13 @@ impl Broker {
         let advertised = advertise(&config, &addrs);
         let producer_ids = crate::txn::producer_ids::ProducerIds::open(&config.log_dir)
             .map_err(|e| StartError::Storage(TopicError::Storage(e.to_string())))?;
+        let bootstrap = crate::security::bootstrap_users(&config);
+        let users = crate::security::users::Users::open(
+            &config.log_dir,
+            (!bootstrap.is_empty()).then_some(bootstrap.as_str()),
+        )
+        .map_err(|e| StartError::Storage(TopicError::Storage(e.to_string())))?;
+        let sasl_mechanisms = crate::security::enabled_mechanisms(&config);
         let idle = config
             .props
             .get("connections.max.idle.ms")
@@ -138,6 +159,8 @@ impl Broker {
             groups,
             txns,
             producer_ids,
+            users,
+            sasl_mechanisms,
             advertised,
             connections_max_idle_ms: idle,
             faults: Faults::default(),
@@ -149,9 +172,17 @@ impl Broker {
         }
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = Vec::new();
-        for sock in listeners {
+        for ((sock, protocol), l) in listeners
+            .into_iter()
+            .zip(protocols)
+            .zip(&state.config.listeners)
+        {
             tasks.push(tokio::spawn(crate::server::accept_loop(
                 sock,
+                crate::server::ListenerInfo {
+                    name: l.name.clone(),
+                    protocol,
+                },
                 state.clone(),
                 rx.clone(),
             )));

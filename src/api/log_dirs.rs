@@ -24,10 +24,8 @@ pub async fn handle_describe_cluster(
     resp.endpoint_type = req.endpoint_type;
     resp.cluster_id = str(state.cluster.cluster_id.clone());
     resp.controller_id = BrokerId(state.cluster.node_id);
-    resp.brokers = state
-        .advertised
-        .iter()
-        .take(1)
+    resp.brokers = super::metadata::advertised_for_request(state)
+        .into_iter()
         .map(|l| {
             let mut b = DescribeClusterBroker::default();
             b.broker_id = BrokerId(state.cluster.node_id);

@@ -17,11 +17,19 @@ pub const OPS_NOT_REQUESTED: i32 = i32::MIN;
 const ALL_TOPIC_OPS: i32 = 0b1_1111_1111_1000;
 const ALL_CLUSTER_OPS: i32 = 0b1111_1111_1111_1000;
 
-pub fn broker_entries(state: &BrokerState) -> Vec<MetadataResponseBroker> {
+/// The advertised address of the listener this request came in on (else the first).
+pub fn advertised_for_request(state: &BrokerState) -> Option<&crate::config::Listener> {
+    let name = super::LISTENER.try_with(|l| l.clone()).unwrap_or_default();
     state
         .advertised
         .iter()
-        .take(1)
+        .find(|l| l.name == name)
+        .or_else(|| state.advertised.first())
+}
+
+pub fn broker_entries(state: &BrokerState) -> Vec<MetadataResponseBroker> {
+    advertised_for_request(state)
+        .into_iter()
         .map(|l| {
             let mut b = MetadataResponseBroker::default();
             b.node_id = BrokerId(state.cluster.node_id);

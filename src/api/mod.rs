@@ -13,6 +13,7 @@ pub mod metadata;
 pub mod produce;
 pub mod topics;
 pub mod txn;
+pub mod users;
 
 use bytes::Bytes;
 use kafka_protocol::messages::*;
@@ -20,6 +21,12 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::BrokerState;
 use crate::protocol::{decode_body, encode_response, Frame, FrameError};
+
+tokio::task_local! {
+    /// The listener the current request came in on (Metadata and FindCoordinator advertise the
+    /// address of that listener, as Kafka does).
+    pub static LISTENER: String;
+}
 
 /// Kafka error codes used by the handlers.
 pub mod code {
@@ -85,7 +92,8 @@ macro_rules! route {
 pub async fn dispatch(state: &BrokerState, frame: Frame) -> Result<Option<Bytes>, FrameError> {
     let api = format!("{:?}", frame.api);
     let started = std::time::Instant::now();
-    let result = dispatch_inner(state, frame).await;
+    let listener = frame.listener.clone().unwrap_or_default();
+    let result = LISTENER.scope(listener, dispatch_inner(state, frame)).await;
     if let Some(m) = crate::metrics::get() {
         m.requests.with_label_values(&[api.as_str()]).inc();
         m.request_latency
@@ -181,6 +189,10 @@ async fn dispatch_inner(state: &BrokerState, frame: Frame) -> Result<Option<Byte
         DescribeTransactions => txn::handle_describe_transactions,
         ListTransactions => txn::handle_list_transactions,
         DescribeProducers => txn::handle_describe_producers,
+        DescribeUserScramCredentials => users::handle_describe,
+        AlterUserScramCredentials => users::handle_alter,
+        SaslHandshake => users::handle_handshake_without_sasl,
+        SaslAuthenticate => users::handle_authenticate_without_sasl,
         DescribeCluster => log_dirs::handle_describe_cluster,
         DescribeLogDirs => log_dirs::handle_describe_log_dirs,
     )

@@ -101,9 +101,15 @@ const WEIR_ONLY: &[(&str, ConfigType)] = &[
     ("cluster.id", ConfigType::String),
     // host:port of the Prometheus endpoint (`/metrics`, `/health`); unset = no endpoint.
     ("metrics.listener", ConfigType::String),
+    // SCRAM users created at start if missing: `name:password,...` (stored salted and hashed).
+    ("sasl.users", ConfigType::Password),
 ];
 
 pub(crate) fn config_type(name: &str) -> Option<ConfigType> {
+    // Per-listener overrides (`listener.name.<listener>.<setting>`), as Kafka accepts them.
+    if name.starts_with("listener.name.") {
+        return Some(ConfigType::String);
+    }
     if let Some(def) = catalog::broker_config(name) {
         return Some(def.config_type);
     }

@@ -62,6 +62,10 @@ pub const SUPPORTED: &[ApiSupport] = &[
     api(ApiKey::DescribeTransactions, 0, 0),
     api(ApiKey::ListTransactions, 0, 1),
     api(ApiKey::DescribeProducers, 0, 0),
+    api(ApiKey::SaslHandshake, 1, 1),
+    api(ApiKey::SaslAuthenticate, 0, 2),
+    api(ApiKey::DescribeUserScramCredentials, 0, 0),
+    api(ApiKey::AlterUserScramCredentials, 0, 0),
 ];
 
 /// Produce versions Kafka 4 advertises but refuses at request time.
@@ -96,6 +100,10 @@ pub struct Frame {
     pub body: Bytes,
     /// The client's address, set by the connection (JoinGroup reports it as the client host).
     pub peer: Option<std::net::SocketAddr>,
+    /// The listener the request came in on (Metadata advertises that listener's address).
+    pub listener: Option<String>,
+    /// The authenticated principal (`User:alice`), on SASL listeners.
+    pub principal: Option<String>,
 }
 
 /// What to do with one frame.
@@ -152,6 +160,8 @@ pub fn parse_frame(mut frame: Bytes) -> Result<Parsed, FrameError> {
         header,
         body: frame,
         peer: None,
+        listener: None,
+        principal: None,
     }))
 }
 

@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use crate::api;
 use crate::broker::BrokerState;
 use crate::protocol::{self, FrameError, Parsed};
+use crate::security::sasl::{AuthOutcome, SaslSession};
 
 /// Responses queued but not yet written, per connection.
 const MAX_IN_FLIGHT: usize = 32;
@@ -32,6 +33,7 @@ enum Pending {
 pub async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
+    info: super::ListenerInfo,
     state: Arc<BrokerState>,
     shutdown: watch::Receiver<bool>,
 ) {
@@ -44,7 +46,7 @@ pub async fn serve(
     let (rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::channel(MAX_IN_FLIGHT);
     let writer = tokio::spawn(write_loop(wr, rx, peer));
-    if let Err(reason) = read_loop(rd, tx, peer, &state, shutdown).await {
+    if let Err(reason) = read_loop(rd, tx, peer, &info, &state, shutdown).await {
         tracing::warn!("closing connection from {peer}: {reason}");
     }
     let _ = writer.await;
@@ -58,10 +60,13 @@ async fn read_loop(
     rd: OwnedReadHalf,
     tx: mpsc::Sender<Pending>,
     peer: SocketAddr,
+    info: &super::ListenerInfo,
     state: &Arc<BrokerState>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), String> {
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
+    let needs_sasl = info.protocol.needs_sasl();
+    let mut sasl = SaslSession::default();
     let max = state.config.socket_request_max_bytes;
     let idle = Duration::from_millis(state.connections_max_idle_ms);
     loop {
@@ -107,9 +112,29 @@ async fn read_loop(
             }
             Parsed::Request(mut f) => {
                 f.peer = Some(peer);
+                f.listener = Some(info.name.clone());
+                f.principal = sasl.principal.clone();
                 f
             }
         };
+        if needs_sasl {
+            if matches!(frame.api, ApiKey::SaslHandshake | ApiKey::SaslAuthenticate) {
+                let (bytes, failure) = sasl_step(&mut sasl, state, &frame)?;
+                if tx.send(Pending::Ready(bytes)).await.is_err() {
+                    return Ok(());
+                }
+                if let Some(reason) = failure {
+                    return Err(format!("SASL authentication failed: {reason}"));
+                }
+                continue;
+            }
+            if !sasl.authenticated() && frame.api != ApiKey::ApiVersions {
+                return Err(format!(
+                    "unexpected {:?} request before SASL authentication on listener {}",
+                    frame.api, info.name
+                ));
+            }
+        }
         // Requests that may wait (long polls, rebalances) run as their own tasks.
         let waits = matches!(
             frame.api,
@@ -137,6 +162,57 @@ async fn read_loop(
             return Ok(());
         }
     }
+}
+
+/// One SaslHandshake or SaslAuthenticate: the encoded response, and the reason to close the
+/// connection after sending it when authentication failed.
+fn sasl_step(
+    sasl: &mut SaslSession,
+    state: &BrokerState,
+    frame: &protocol::Frame,
+) -> Result<(Bytes, Option<String>), String> {
+    use kafka_protocol::messages::{
+        SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest,
+        SaslHandshakeResponse,
+    };
+    let cid = frame.header.correlation_id;
+    if frame.api == ApiKey::SaslHandshake {
+        let req: SaslHandshakeRequest = protocol::decode_body(frame).map_err(|e| e.to_string())?;
+        let mut resp = SaslHandshakeResponse::default();
+        resp.mechanisms = state
+            .sasl_mechanisms
+            .iter()
+            .map(|m| kafka_protocol::protocol::StrBytes::from_string(m.clone()))
+            .collect();
+        let result = sasl.handshake(req.mechanism.as_str(), &state.sasl_mechanisms);
+        resp.error_code = result.err().unwrap_or(0);
+        let failure = result
+            .err()
+            .map(|_| format!("mechanism {} is not enabled", req.mechanism.as_str()));
+        let b = protocol::encode_response(frame.api, frame.version, cid, &resp)?;
+        return Ok((b, failure));
+    }
+    let req: SaslAuthenticateRequest = protocol::decode_body(frame).map_err(|e| e.to_string())?;
+    let mut resp = SaslAuthenticateResponse::default();
+    let failure = match sasl.authenticate(&req.auth_bytes, &state.users) {
+        AuthOutcome::Continue(b) => {
+            resp.auth_bytes = b.into();
+            None
+        }
+        AuthOutcome::Done(b) => {
+            resp.auth_bytes = b.into();
+            tracing::debug!("authenticated {:?}", sasl.principal);
+            None
+        }
+        AuthOutcome::Failed(code, msg) => {
+            resp.error_code = code;
+            resp.error_message = Some(kafka_protocol::protocol::StrBytes::from_string(msg.clone()));
+            Some(msg)
+        }
+    };
+    resp.session_lifetime_ms = 0;
+    let b = protocol::encode_response(frame.api, frame.version, cid, &resp)?;
+    Ok((b, failure))
 }
 
 async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Pending>, peer: SocketAddr) {

@@ -11,9 +11,17 @@ use tokio::task::JoinSet;
 
 use crate::broker::BrokerState;
 
+/// Which listener a connection came in on, and what it requires.
+#[derive(Clone, Debug)]
+pub struct ListenerInfo {
+    pub name: String,
+    pub protocol: crate::security::SecurityProtocol,
+}
+
 /// Accepts until shutdown, then waits (bounded) for open connections to finish in-flight work.
 pub async fn accept_loop(
     listener: TcpListener,
+    info: ListenerInfo,
     state: Arc<BrokerState>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -25,7 +33,7 @@ pub async fn accept_loop(
                     let _ = stream.set_nodelay(true);
                     let st = state.clone();
                     let sd = shutdown.clone();
-                    conns.spawn(connection::serve(stream, peer, st, sd));
+                    conns.spawn(connection::serve(stream, peer, info.clone(), st, sd));
                 }
                 Err(e) => {
                     // EMFILE and friends: back off instead of spinning.

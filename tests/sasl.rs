@@ -1,0 +1,219 @@
+//! SASL listeners: PLAIN and SCRAM-SHA-256/512 logins through librdkafka, refused wrong
+//! passwords, no service before authentication, users created over the admin API from a
+//! plaintext listener, and users surviving a restart.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{RawClient, TestBroker};
+use kafka_protocol::messages::*;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+fn sasl_broker() -> TestBroker {
+    TestBroker::start_with(&[
+        (
+            "listeners",
+            "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0",
+        ),
+        ("sasl.users", "alice:alice-secret"),
+    ])
+}
+
+fn sasl_addr(b: &TestBroker) -> String {
+    format!(
+        "127.0.0.1:{}",
+        b.handle.as_ref().unwrap().local_addrs()[1].port()
+    )
+}
+
+fn client(bootstrap: &str, mechanism: &str, user: &str, password: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", bootstrap)
+        .set("security.protocol", "SASL_PLAINTEXT")
+        .set("sasl.mechanism", mechanism)
+        .set("sasl.username", user)
+        .set("sasl.password", password)
+        .set("broker.address.family", "v4");
+    c
+}
+
+fn round_trip(
+    bootstrap: &str,
+    mechanism: &str,
+    user: &str,
+    password: &str,
+    topic: &str,
+) -> Result<String, String> {
+    let p: BaseProducer = client(bootstrap, mechanism, user, password)
+        .set("message.timeout.ms", "5000")
+        .create()
+        .map_err(|e| e.to_string())?;
+    p.send(
+        BaseRecord::<(), str>::to(topic)
+            .payload(mechanism)
+            .partition(0),
+    )
+    .map_err(|(e, _)| e.to_string())?;
+    p.flush(Duration::from_secs(10))
+        .map_err(|e| e.to_string())?;
+    let c: BaseConsumer = client(bootstrap, mechanism, user, password)
+        .set("group.id", "sasl-readers")
+        .create()
+        .map_err(|e| e.to_string())?;
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, Offset::Beginning)
+        .map_err(|e| e.to_string())?;
+    c.assign(&tpl).map_err(|e| e.to_string())?;
+    for _ in 0..50 {
+        if let Some(m) = c.poll(Duration::from_millis(200)) {
+            let m = m.map_err(|e| e.to_string())?;
+            return Ok(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned());
+        }
+    }
+    Err("nothing consumed".into())
+}
+
+#[test]
+fn every_mechanism_authenticates_and_wrong_passwords_are_refused() {
+    let broker = sasl_broker();
+    let b = sasl_addr(&broker);
+    for (i, m) in ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+        .iter()
+        .enumerate()
+    {
+        let topic = format!("sasl-{i}");
+        assert_eq!(
+            round_trip(&b, m, "alice", "alice-secret", &topic).as_deref(),
+            Ok(*m)
+        );
+    }
+    // A wrong password: librdkafka reports an authentication failure and delivers nothing.
+    let p: BaseProducer = client(&b, "SCRAM-SHA-256", "alice", "wrong")
+        .set("message.timeout.ms", "3000")
+        .create()
+        .unwrap();
+    p.send(BaseRecord::<(), str>::to("sasl-0").payload("x"))
+        .unwrap();
+    let _ = p.flush(Duration::from_secs(10));
+    let p: BaseProducer = client(&b, "PLAIN", "mallory", "alice-secret")
+        .set("message.timeout.ms", "3000")
+        .create()
+        .unwrap();
+    p.send(BaseRecord::<(), str>::to("sasl-0").payload("x"))
+        .unwrap();
+    let _ = p.flush(Duration::from_secs(10));
+    // Nothing from the refused clients was appended.
+    let c: BaseConsumer = client(&b, "PLAIN", "alice", "alice-secret")
+        .create()
+        .unwrap();
+    let (_, hi) = c
+        .fetch_watermarks("sasl-0", 0, Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(
+        hi, 1,
+        "only the authenticated producer's record is in the log"
+    );
+}
+
+#[test]
+fn nothing_but_api_versions_and_sasl_before_authentication() {
+    let broker = sasl_broker();
+    let addr = broker.handle.as_ref().unwrap().local_addrs()[1];
+    let mut c = RawClient::connect(addr);
+    let r: ApiVersionsResponse = c.call(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default());
+    assert!(r
+        .api_keys
+        .iter()
+        .any(|k| k.api_key == ApiKey::SaslHandshake as i16));
+    let mut req = MetadataRequest::default();
+    req.topics = None;
+    let mut buf = bytes::BytesMut::new();
+    use kafka_protocol::protocol::Encodable;
+    let mut h = RequestHeader::default();
+    h.request_api_key = ApiKey::Metadata as i16;
+    h.request_api_version = 12;
+    h.correlation_id = 9;
+    h.encode(&mut buf, ApiKey::Metadata.request_header_version(12))
+        .unwrap();
+    req.encode(&mut buf, 12).unwrap();
+    c.send_frame(&buf).unwrap();
+    assert!(
+        c.is_closed(),
+        "Metadata before authentication closes the connection"
+    );
+    // An unknown mechanism gets Kafka's error and the list of enabled ones.
+    let mut c = RawClient::connect(addr);
+    let r: SaslHandshakeResponse = c.call(
+        ApiKey::SaslHandshake,
+        1,
+        &SaslHandshakeRequest::default().with_mechanism(
+            kafka_protocol::protocol::StrBytes::from_static_str("GSSAPI"),
+        ),
+    );
+    assert_eq!(r.error_code, 33);
+    assert_eq!(r.mechanisms.len(), 3);
+    // The plaintext listener answers SASL requests with ILLEGAL_SASL_STATE.
+    let mut p = RawClient::connect(broker.addr());
+    let r: SaslHandshakeResponse = p.call(
+        ApiKey::SaslHandshake,
+        1,
+        &SaslHandshakeRequest::default()
+            .with_mechanism(kafka_protocol::protocol::StrBytes::from_static_str("PLAIN")),
+    );
+    assert_eq!(r.error_code, 34);
+}
+
+#[test]
+fn users_created_over_the_admin_api_log_in_and_survive_restart() {
+    let mut broker = sasl_broker();
+    // `weir user set` from the plaintext listener computes the salted password client-side.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args([
+            "user",
+            "set",
+            "bob",
+            "--password",
+            "bob-pw",
+            "--mechanism",
+            "SCRAM-SHA-512",
+            "-b",
+            &broker.bootstrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let b = sasl_addr(&broker);
+    assert_eq!(
+        round_trip(&b, "SCRAM-SHA-512", "bob", "bob-pw", "u1").as_deref(),
+        Ok("SCRAM-SHA-512")
+    );
+    // PLAIN checks against the same stored (salted, hashed) credential.
+    assert_eq!(
+        round_trip(&b, "PLAIN", "bob", "bob-pw", "u2").as_deref(),
+        Ok("PLAIN")
+    );
+    let stored = std::fs::read_to_string(broker.data_dir().join("weir-users.json")).unwrap();
+    assert!(!stored.contains("bob-pw"));
+    broker.restart();
+    let b = sasl_addr(&broker);
+    assert_eq!(
+        round_trip(&b, "SCRAM-SHA-512", "bob", "bob-pw", "u3").as_deref(),
+        Ok("SCRAM-SHA-512")
+    );
+    let mut c = RawClient::connect(broker.addr());
+    let r: DescribeUserScramCredentialsResponse = c.call(
+        ApiKey::DescribeUserScramCredentials,
+        0,
+        &DescribeUserScramCredentialsRequest::default().with_users(None),
+    );
+    let names: Vec<&str> = r.results.iter().map(|u| u.user.as_str()).collect();
+    assert_eq!(names, vec!["alice", "bob"]);
+}
