@@ -26,6 +26,8 @@ pub struct BrokerState {
     pub txns: crate::txn::coordinator::TxnCoordinator,
     pub producer_ids: crate::txn::producer_ids::ProducerIds,
     pub users: crate::security::users::Users,
+    /// TLS for SSL / SASL_SSL listeners, when any is configured.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub sasl_mechanisms: Vec<String>,
     pub connections_max_idle_ms: u64,
     pub faults: Faults,
@@ -97,12 +99,6 @@ impl Broker {
         for l in &config.listeners {
             let protocol = crate::security::protocol_of(&config, &l.name)
                 .map_err(|e| StartError::Config(format!("listeners: {e}")))?;
-            if protocol.needs_tls() {
-                return Err(StartError::Config(format!(
-                    "listener {} uses {protocol:?}: TLS listeners are not supported yet",
-                    l.name
-                )));
-            }
             protocols.push(protocol);
             let host = if l.host.is_empty() {
                 "0.0.0.0"
@@ -146,6 +142,11 @@ impl Broker {
         )
         .map_err(|e| StartError::Storage(TopicError::Storage(e.to_string())))?;
         let sasl_mechanisms = crate::security::enabled_mechanisms(&config);
+        let tls = if protocols.iter().any(|p| p.needs_tls()) {
+            Some(crate::security::tls::acceptor(&config).map_err(StartError::Config)?)
+        } else {
+            None
+        };
         let idle = config
             .props
             .get("connections.max.idle.ms")
@@ -161,6 +162,7 @@ impl Broker {
             producer_ids,
             users,
             sasl_mechanisms,
+            tls,
             advertised,
             connections_max_idle_ms: idle,
             faults: Faults::default(),

@@ -3,6 +3,7 @@
 
 pub mod sasl;
 pub mod scram;
+pub mod tls;
 pub mod users;
 
 use crate::config::Config;

@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::ApiKey;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -43,30 +42,70 @@ pub async fn serve(
         m.connections.inc();
         m.connections_total.inc();
     }
-    let (rd, wr) = stream.into_split();
-    let (tx, rx) = mpsc::channel(MAX_IN_FLIGHT);
-    let writer = tokio::spawn(write_loop(wr, rx, peer));
-    if let Err(reason) = read_loop(rd, tx, peer, &info, &state, shutdown).await {
-        tracing::warn!("closing connection from {peer}: {reason}");
+    if info.protocol.needs_tls() {
+        let Some(acceptor) = state.tls.clone() else {
+            tracing::error!("no TLS configuration for listener {}", info.name);
+            return;
+        };
+        match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => {
+                let principal = tls
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .and_then(crate::security::tls::principal_of);
+                run(tls, peer, &info, principal, &state, shutdown).await;
+            }
+            Ok(Err(e)) => tracing::warn!("TLS handshake with {peer} failed: {e}"),
+            Err(_) => tracing::warn!("TLS handshake with {peer} timed out"),
+        }
+    } else {
+        run(stream, peer, &info, None, &state, shutdown).await;
     }
-    let _ = writer.await;
     if let Some(m) = m {
         m.connections.dec();
     }
     tracing::debug!("connection from {peer} closed");
 }
 
-async fn read_loop(
-    rd: OwnedReadHalf,
+/// Serves one (plain or TLS) stream: a reader that dispatches and a writer that sends
+/// responses in order.
+async fn run<S: AsyncRead + AsyncWrite + Send + 'static>(
+    stream: S,
+    peer: SocketAddr,
+    info: &super::ListenerInfo,
+    tls_principal: Option<String>,
+    state: &Arc<BrokerState>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let (rd, wr) = tokio::io::split(stream);
+    let (tx, rx) = mpsc::channel(MAX_IN_FLIGHT);
+    let writer = tokio::spawn(write_loop(wr, rx, peer));
+    if let Err(reason) = read_loop(rd, tx, peer, info, tls_principal, state, shutdown).await {
+        tracing::warn!("closing connection from {peer}: {reason}");
+    }
+    let _ = writer.await;
+}
+
+async fn read_loop<R: AsyncRead + Unpin>(
+    rd: R,
     tx: mpsc::Sender<Pending>,
     peer: SocketAddr,
     info: &super::ListenerInfo,
+    tls_principal: Option<String>,
     state: &Arc<BrokerState>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), String> {
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
     let needs_sasl = info.protocol.needs_sasl();
     let mut sasl = SaslSession::default();
+    // On SSL listeners the certificate names the principal; SASL overrides it.
+    let tls_principal = tls_principal.or_else(|| {
+        info.protocol
+            .needs_tls()
+            .then(|| "User:ANONYMOUS".to_string())
+    });
     let max = state.config.socket_request_max_bytes;
     let idle = Duration::from_millis(state.connections_max_idle_ms);
     loop {
@@ -113,7 +152,7 @@ async fn read_loop(
             Parsed::Request(mut f) => {
                 f.peer = Some(peer);
                 f.listener = Some(info.name.clone());
-                f.principal = sasl.principal.clone();
+                f.principal = sasl.principal.clone().or_else(|| tls_principal.clone());
                 f
             }
         };
@@ -215,7 +254,11 @@ fn sasl_step(
     Ok((b, failure))
 }
 
-async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Pending>, peer: SocketAddr) {
+async fn write_loop<W: AsyncWrite + Unpin>(
+    wr: W,
+    mut rx: mpsc::Receiver<Pending>,
+    peer: SocketAddr,
+) {
     let mut wr = BufWriter::with_capacity(64 * 1024, wr);
     while let Some(p) = rx.recv().await {
         let bytes = match p {

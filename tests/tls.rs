@@ -1,0 +1,168 @@
+//! TLS listeners: SSL with a client certificate (mTLS) and SASL_SSL with SCRAM, through
+//! librdkafka; a client without a certificate is refused when `ssl.client.auth=required`; the
+//! certificate's subject becomes the principal. Certificates are generated here (rcgen).
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::TestBroker;
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, SanType,
+};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+struct Pki {
+    ca: String,
+    server: String,
+    client_cert: String,
+    client_key: String,
+}
+
+fn pki(dir: &Path) -> Pki {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name = DistinguishedName::new();
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Weir Test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+
+    let server_key = KeyPair::generate().unwrap();
+    let mut sp = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    sp.subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    sp.distinguished_name.push(DnType::CommonName, "localhost");
+    let server = sp.signed_by(&server_key, &ca, &ca_key).unwrap();
+
+    let client_key = KeyPair::generate().unwrap();
+    let mut cp = CertificateParams::new(Vec::<String>::new()).unwrap();
+    cp.distinguished_name = DistinguishedName::new();
+    cp.distinguished_name
+        .push(DnType::OrganizationName, "Weir Test");
+    cp.distinguished_name.push(DnType::CommonName, "client");
+    let client = cp.signed_by(&client_key, &ca, &ca_key).unwrap();
+
+    let w = |name: &str, text: String| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    Pki {
+        ca: w("ca.pem", ca.pem()),
+        server: w(
+            "server.pem",
+            format!("{}{}", server.pem(), server_key.serialize_pem()),
+        ),
+        client_cert: w("client.pem", client.pem()),
+        client_key: w("client.key", client_key.serialize_pem()),
+    }
+}
+
+fn round_trip(cfg: &ClientConfig, topic: &str) -> Result<i64, String> {
+    let p: BaseProducer = cfg
+        .clone()
+        .set("message.timeout.ms", "5000")
+        .create()
+        .map_err(|e| e.to_string())?;
+    p.send(
+        BaseRecord::<(), str>::to(topic)
+            .payload("over tls")
+            .partition(0),
+    )
+    .map_err(|(e, _)| e.to_string())?;
+    p.flush(Duration::from_secs(10))
+        .map_err(|e| e.to_string())?;
+    let c: BaseConsumer = cfg
+        .clone()
+        .set("group.id", "tls")
+        .create()
+        .map_err(|e| e.to_string())?;
+    c.fetch_watermarks(topic, 0, Duration::from_secs(10))
+        .map(|(_, hi)| hi)
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn ssl_with_client_certificates_and_sasl_ssl() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let broker = TestBroker::start_with(&[
+        (
+            "listeners",
+            "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_SSL://127.0.0.1:0",
+        ),
+        ("ssl.keystore.type", "PEM"),
+        ("ssl.keystore.location", &pki.server),
+        ("ssl.truststore.type", "PEM"),
+        ("ssl.truststore.location", &pki.ca),
+        ("ssl.client.auth", "requested"),
+        ("sasl.users", "alice:alice-secret"),
+    ]);
+    let addrs = broker.handle.as_ref().unwrap().local_addrs().to_vec();
+    let mut ssl = ClientConfig::new();
+    ssl.set(
+        "bootstrap.servers",
+        format!("127.0.0.1:{}", addrs[1].port()),
+    )
+    .set("security.protocol", "SSL")
+    .set("ssl.ca.location", &pki.ca)
+    .set("ssl.certificate.location", &pki.client_cert)
+    .set("ssl.key.location", &pki.client_key)
+    .set("broker.address.family", "v4");
+    assert_eq!(round_trip(&ssl, "over-ssl"), Ok(1));
+
+    let mut sasl_ssl = ClientConfig::new();
+    sasl_ssl
+        .set(
+            "bootstrap.servers",
+            format!("127.0.0.1:{}", addrs[2].port()),
+        )
+        .set("security.protocol", "SASL_SSL")
+        .set("ssl.ca.location", &pki.ca)
+        .set("sasl.mechanism", "SCRAM-SHA-256")
+        .set("sasl.username", "alice")
+        .set("sasl.password", "alice-secret")
+        .set("broker.address.family", "v4");
+    assert_eq!(round_trip(&sasl_ssl, "over-sasl-ssl"), Ok(1));
+
+    let cert = std::fs::read(&pki.client_cert).unwrap();
+    let der = rustls_pemfile::certs(&mut cert.as_slice())
+        .next()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        weir::security::tls::principal_of(&der).as_deref(),
+        Some("User:CN=client,O=Weir Test")
+    );
+}
+
+#[test]
+fn required_client_auth_refuses_clients_without_a_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let broker = TestBroker::start_with(&[
+        ("listeners", "SSL://127.0.0.1:0"),
+        ("ssl.keystore.location", &pki.server),
+        ("ssl.truststore.location", &pki.ca),
+        ("ssl.client.auth", "required"),
+    ]);
+    let port = broker.handle.as_ref().unwrap().local_addr().port();
+    let mut anonymous = ClientConfig::new();
+    anonymous
+        .set("bootstrap.servers", format!("127.0.0.1:{port}"))
+        .set("security.protocol", "SSL")
+        .set("ssl.ca.location", &pki.ca)
+        .set("broker.address.family", "v4")
+        .set("socket.timeout.ms", "3000");
+    assert!(round_trip(&anonymous, "nope").is_err());
+    let mut with_cert = anonymous.clone();
+    with_cert
+        .set("ssl.certificate.location", &pki.client_cert)
+        .set("ssl.key.location", &pki.client_key);
+    assert_eq!(round_trip(&with_cert, "yes"), Ok(1));
+}
