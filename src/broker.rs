@@ -26,6 +26,7 @@ pub struct BrokerState {
     pub txns: crate::txn::coordinator::TxnCoordinator,
     pub producer_ids: crate::txn::producer_ids::ProducerIds,
     pub users: crate::security::users::Users,
+    pub authorizer: crate::security::acl::Authorizer,
     /// TLS for SSL / SASL_SSL listeners, when any is configured.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub sasl_mechanisms: Vec<String>,
@@ -142,6 +143,8 @@ impl Broker {
         )
         .map_err(|e| StartError::Storage(TopicError::Storage(e.to_string())))?;
         let sasl_mechanisms = crate::security::enabled_mechanisms(&config);
+        let authorizer = crate::security::acl::Authorizer::open(&config, &config.log_dir)
+            .map_err(|e| StartError::Storage(TopicError::Storage(e.to_string())))?;
         let tls = if protocols.iter().any(|p| p.needs_tls()) {
             Some(crate::security::tls::acceptor(&config).map_err(StartError::Config)?)
         } else {
@@ -161,6 +164,7 @@ impl Broker {
             txns,
             producer_ids,
             users,
+            authorizer,
             sasl_mechanisms,
             tls,
             advertised,

@@ -134,6 +134,29 @@ pub async fn handle_describe(
         r.resource_type = res.resource_type;
         r.resource_name = res.resource_name.clone();
         let name = res.resource_name.as_str();
+        let (acl_type, acl_name) = if res.resource_type == TOPIC {
+            (crate::security::acl::resource::TOPIC, name.to_string())
+        } else {
+            (
+                crate::security::acl::resource::CLUSTER,
+                crate::security::acl::CLUSTER_NAME.to_string(),
+            )
+        };
+        if !super::allowed(
+            state,
+            crate::security::acl::op::DESCRIBE_CONFIGS,
+            acl_type,
+            &acl_name,
+        ) {
+            r.error_code = if res.resource_type == TOPIC {
+                code::TOPIC_AUTHORIZATION_FAILED
+            } else {
+                code::CLUSTER_AUTHORIZATION_FAILED
+            };
+            r.error_message = Some(str("Authorization failed."));
+            results.push(r);
+            continue;
+        }
         match res.resource_type {
             TOPIC => match topic_entries(
                 state,
@@ -286,6 +309,20 @@ fn alter_resource(
     change: Change,
     validate_only: bool,
 ) -> (i16, Option<String>) {
+    use crate::security::acl::{op, resource, CLUSTER_NAME};
+    let permitted = if resource_type == TOPIC {
+        super::allowed(state, op::ALTER_CONFIGS, resource::TOPIC, name)
+    } else {
+        super::allowed(state, op::ALTER_CONFIGS, resource::CLUSTER, CLUSTER_NAME)
+    };
+    if !permitted {
+        let c = if resource_type == TOPIC {
+            code::TOPIC_AUTHORIZATION_FAILED
+        } else {
+            code::CLUSTER_AUTHORIZATION_FAILED
+        };
+        return (c, Some("Authorization failed.".into()));
+    }
     let result = match resource_type {
         TOPIC => alter_topic(state, name, change, validate_only),
         BROKER | BROKER_LOGGER => Err((

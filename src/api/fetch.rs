@@ -79,6 +79,21 @@ fn read_all(
             });
             continue;
         };
+        if !super::allowed(
+            state,
+            crate::security::acl::op::READ,
+            crate::security::acl::resource::TOPIC,
+            &p.topic,
+        ) {
+            out.push(Served {
+                key,
+                topic_id: sp.topic_id,
+                data: empty_partition(sp.partition, code::TOPIC_AUTHORIZATION_FAILED),
+                bytes: 0,
+                changed: true,
+            });
+            continue;
+        }
         let epoch_err = check_leader_epoch(sp.current_leader_epoch, p.leader_epoch);
         if epoch_err != code::NONE {
             out.push(Served {

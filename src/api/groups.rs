@@ -24,8 +24,15 @@ use kafka_protocol::protocol::StrBytes;
 use crate::broker::BrokerState;
 use crate::group::classic::{GroupState, JoinRequest, JoinResult, Reply, SyncResult};
 use crate::group::{error, subscribed_topics, CommitItem};
+use crate::security::acl;
 
 use super::{str, topic_name};
+
+const GROUP_AUTHORIZATION_FAILED: i16 = 30;
+
+fn group_allowed(state: &BrokerState, operation: i8, group: &str) -> bool {
+    super::allowed(state, operation, acl::resource::GROUP, group)
+}
 
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -126,6 +133,9 @@ pub async fn handle_join(
     if group_id.is_empty() {
         return join_response(JoinResult::error(error::INVALID_GROUP_ID, &member_id));
     }
+    if !group_allowed(state, acl::op::READ, &group_id) {
+        return join_response(JoinResult::error(GROUP_AUTHORIZATION_FAILED, &member_id));
+    }
     let g = if member_id.is_empty() {
         state.groups.get_or_create(&group_id)
     } else {
@@ -200,6 +210,9 @@ pub async fn handle_sync(
     req: SyncGroupRequest,
     _version: i16,
 ) -> SyncGroupResponse {
+    if !group_allowed(state, acl::op::READ, req.group_id.0.as_str()) {
+        return sync_response(SyncResult::error(GROUP_AUTHORIZATION_FAILED));
+    }
     let Some(g) = state.groups.group(req.group_id.0.as_str()) else {
         return sync_response(SyncResult::error(error::UNKNOWN_MEMBER_ID));
     };
@@ -238,6 +251,9 @@ pub async fn handle_heartbeat(
     _version: i16,
 ) -> HeartbeatResponse {
     let code = match state.groups.group(req.group_id.0.as_str()) {
+        _ if !group_allowed(state, acl::op::READ, req.group_id.0.as_str()) => {
+            GROUP_AUTHORIZATION_FAILED
+        }
         None => error::UNKNOWN_MEMBER_ID,
         Some(g) => lock(&g).heartbeat(
             req.generation_id,
@@ -370,6 +386,15 @@ pub async fn handle_offset_commit(
     };
     if group_id.is_empty() {
         return all_error(error::INVALID_GROUP_ID);
+    }
+    if !group_allowed(state, acl::op::READ, &group_id) {
+        return all_error(GROUP_AUTHORIZATION_FAILED);
+    }
+    if topics
+        .iter()
+        .any(|(name, _)| !super::allowed(state, acl::op::READ, acl::resource::TOPIC, name))
+    {
+        return all_error(super::code::TOPIC_AUTHORIZATION_FAILED);
     }
     let g = match state.groups.group(&group_id) {
         Some(g) => g,
@@ -640,7 +665,7 @@ pub async fn handle_list_groups(
     let mut groups: Vec<ListedGroup> = Vec::new();
     for g in state.groups.all_groups() {
         let g = lock(&g);
-        if g.state == GroupState::Dead {
+        if g.state == GroupState::Dead || !group_allowed(state, acl::op::DESCRIBE, &g.id) {
             continue;
         }
         let st = g.state_name();
@@ -674,6 +699,13 @@ pub async fn handle_describe_groups(
     let mut resp = DescribeGroupsResponse::default();
     for id in &req.groups {
         let mut d = DescribedGroup::default();
+        if !group_allowed(state, acl::op::DESCRIBE, id.0.as_str()) {
+            d.group_id = id.clone();
+            d.error_code = GROUP_AUTHORIZATION_FAILED;
+            d.authorized_operations = i32::MIN;
+            resp.groups.push(d);
+            continue;
+        }
         d.group_id = id.clone();
         d.authorized_operations = if req.include_authorized_operations {
             0b1_1111_1000
@@ -740,6 +772,12 @@ pub async fn handle_delete_groups(
     let mut resp = DeleteGroupsResponse::default();
     for id in &req.groups_names {
         let mut r = DeletableGroupResult::default();
+        if !group_allowed(state, acl::op::DELETE, id.0.as_str()) {
+            r.group_id = id.clone();
+            r.error_code = GROUP_AUTHORIZATION_FAILED;
+            resp.results.push(r);
+            continue;
+        }
         r.group_id = id.clone();
         r.error_code = state.groups.delete_group(&state.cluster, id.0.as_str());
         resp.results.push(r);
@@ -788,6 +826,13 @@ pub async fn handle_consumer_heartbeat(
             resp,
             error::INVALID_GROUP_ID,
             "GroupId can't be empty.".into(),
+        );
+    }
+    if !group_allowed(state, acl::op::READ, &group_id) {
+        return fail(
+            resp,
+            GROUP_AUTHORIZATION_FAILED,
+            "Group authorization failed.".into(),
         );
     }
     if let Err(e) = state.groups.ensure_offsets_topic(&state.cluster) {

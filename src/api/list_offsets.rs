@@ -66,6 +66,16 @@ pub async fn handle(
             });
             match p {
                 None => r.error_code = code::UNKNOWN_TOPIC_OR_PARTITION,
+                Some(p)
+                    if !super::allowed(
+                        state,
+                        crate::security::acl::op::DESCRIBE,
+                        crate::security::acl::resource::TOPIC,
+                        &p.topic,
+                    ) =>
+                {
+                    r.error_code = code::TOPIC_AUTHORIZATION_FAILED
+                }
                 Some(p) => {
                     let err = check_leader_epoch(rp.current_leader_epoch, p.leader_epoch);
                     if err != code::NONE {
@@ -115,6 +125,16 @@ pub async fn handle_offset_for_leader_epoch(
             });
             match p {
                 None => r.error_code = code::UNKNOWN_TOPIC_OR_PARTITION,
+                Some(p)
+                    if !super::allowed(
+                        state,
+                        crate::security::acl::op::DESCRIBE,
+                        crate::security::acl::resource::TOPIC,
+                        &p.topic,
+                    ) =>
+                {
+                    r.error_code = code::TOPIC_AUTHORIZATION_FAILED
+                }
                 Some(p) => {
                     let err = check_leader_epoch(rp.current_leader_epoch, p.leader_epoch);
                     if err != code::NONE {

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::broker::BrokerState;
 use crate::cluster::{validate_topic_name, Topic, TopicError};
+use crate::security::acl::{op, resource};
 
 use super::{code, str, topic_name};
 
@@ -95,8 +96,11 @@ pub async fn handle(state: &BrokerState, req: MetadataRequest, version: i16) -> 
     let mut topics = Vec::new();
     match requested {
         None => {
+            // Topics the principal may not describe are left out, as Kafka does.
             for t in state.cluster.topics() {
-                topics.push(topic_entry(state, &t, topic_ops));
+                if super::allowed(state, op::DESCRIBE, resource::TOPIC, &t.meta.name) {
+                    topics.push(topic_entry(state, &t, topic_ops));
+                }
             }
         }
         Some(list) => {
@@ -111,6 +115,19 @@ pub async fn handle(state: &BrokerState, req: MetadataRequest, version: i16) -> 
                     Some(n) => state.cluster.topic(n),
                     None => state.cluster.topic_by_id(&rt.topic_id),
                 };
+                let acl_name = found
+                    .as_ref()
+                    .map(|t| t.meta.name.clone())
+                    .or_else(|| name.clone())
+                    .unwrap_or_default();
+                if !super::allowed(state, op::DESCRIBE, resource::TOPIC, &acl_name) {
+                    topics.push(error_entry(
+                        name.clone(),
+                        rt.topic_id,
+                        code::TOPIC_AUTHORIZATION_FAILED,
+                    ));
+                    continue;
+                }
                 if let Some(t) = found {
                     topics.push(topic_entry(state, &t, topic_ops));
                     continue;
@@ -121,6 +138,20 @@ pub async fn handle(state: &BrokerState, req: MetadataRequest, version: i16) -> 
                 };
                 if let Err(e) = validate_topic_name(&n) {
                     topics.push(error_entry(Some(n), Uuid::nil(), e.code()));
+                    continue;
+                }
+                let may_create = super::allowed(
+                    state,
+                    op::CREATE,
+                    resource::CLUSTER,
+                    crate::security::acl::CLUSTER_NAME,
+                ) || super::allowed(state, op::CREATE, resource::TOPIC, &n);
+                if allow_create && !may_create {
+                    topics.push(error_entry(
+                        Some(n),
+                        Uuid::nil(),
+                        code::TOPIC_AUTHORIZATION_FAILED,
+                    ));
                     continue;
                 }
                 if !allow_create {

@@ -2,6 +2,7 @@
 //! the state owners (cluster, partition logs, fetch sessions) and builds the response; errors
 //! become Kafka error codes here, at the edge.
 
+pub mod acls;
 pub mod api_versions;
 pub mod configs;
 pub mod fetch;
@@ -26,6 +27,22 @@ tokio::task_local! {
     /// The listener the current request came in on (Metadata and FindCoordinator advertise the
     /// address of that listener, as Kafka does).
     pub static LISTENER: String;
+    /// Who is asking, and from where: (principal, client host), for the authorizer.
+    pub static CALLER: (String, String);
+}
+
+/// Whether the current request's principal may do `operation` on the resource (always true
+/// without an authorizer).
+pub fn allowed(state: &BrokerState, operation: i8, resource_type: i8, name: &str) -> bool {
+    if !state.authorizer.enabled() {
+        return true;
+    }
+    let (principal, host) = CALLER
+        .try_with(|c| c.clone())
+        .unwrap_or_else(|_| ("User:ANONYMOUS".into(), String::new()));
+    state
+        .authorizer
+        .authorize(&principal, &host, operation, resource_type, name)
 }
 
 /// Kafka error codes used by the handlers.
@@ -50,6 +67,9 @@ pub mod code {
     pub const UNSUPPORTED_FOR_MESSAGE_FORMAT: i16 = 43;
     pub const TOPIC_DELETION_DISABLED: i16 = 73;
     pub const UNKNOWN_SERVER_ERROR: i16 = -1;
+    pub const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
+    pub const GROUP_AUTHORIZATION_FAILED: i16 = 30;
+    pub const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
     pub const INVALID_TXN_STATE: i16 = 48;
 }
 
@@ -93,7 +113,16 @@ pub async fn dispatch(state: &BrokerState, frame: Frame) -> Result<Option<Bytes>
     let api = format!("{:?}", frame.api);
     let started = std::time::Instant::now();
     let listener = frame.listener.clone().unwrap_or_default();
-    let result = LISTENER.scope(listener, dispatch_inner(state, frame)).await;
+    let caller = (
+        frame
+            .principal
+            .clone()
+            .unwrap_or_else(|| "User:ANONYMOUS".into()),
+        frame.peer.map(|p| p.ip().to_string()).unwrap_or_default(),
+    );
+    let result = LISTENER
+        .scope(listener, CALLER.scope(caller, dispatch_inner(state, frame)))
+        .await;
     if let Some(m) = crate::metrics::get() {
         m.requests.with_label_values(&[api.as_str()]).inc();
         m.request_latency
@@ -192,6 +221,9 @@ async fn dispatch_inner(state: &BrokerState, frame: Frame) -> Result<Option<Byte
         DescribeUserScramCredentials => users::handle_describe,
         AlterUserScramCredentials => users::handle_alter,
         SaslHandshake => users::handle_handshake_without_sasl,
+        CreateAcls => acls::handle_create,
+        DescribeAcls => acls::handle_describe,
+        DeleteAcls => acls::handle_delete,
         SaslAuthenticate => users::handle_authenticate_without_sasl,
         DescribeCluster => log_dirs::handle_describe_cluster,
         DescribeLogDirs => log_dirs::handle_describe_log_dirs,

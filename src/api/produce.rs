@@ -24,7 +24,11 @@ fn partition_error(index: i32, error: i16, message: Option<String>) -> Partition
 }
 
 pub async fn handle(state: &BrokerState, req: ProduceRequest, _version: i16) -> ProduceResponse {
+    use crate::security::acl::{op, resource};
     let acks_ok = matches!(req.acks, -1..=1);
+    let txn_denied = req.transactional_id.as_ref().is_some_and(|t| {
+        !super::allowed(state, op::WRITE, resource::TRANSACTIONAL_ID, t.0.as_str())
+    });
     let mut responses = Vec::with_capacity(req.topic_data.len());
     for td in req.topic_data {
         let topic = if td.topic_id.is_nil() {
@@ -40,8 +44,29 @@ pub async fn handle(state: &BrokerState, req: ProduceRequest, _version: i16) -> 
         let internal = topic
             .as_ref()
             .is_some_and(|t| crate::cluster::is_internal(&t.meta.name));
+        let name_for_acl = topic
+            .as_ref()
+            .map(|t| t.meta.name.clone())
+            .unwrap_or_else(|| td.name.0.as_str().to_string());
+        let denied = !super::allowed(state, op::WRITE, resource::TOPIC, &name_for_acl);
         let mut parts = Vec::with_capacity(td.partition_data.len());
         for pd in td.partition_data {
+            if txn_denied {
+                parts.push(partition_error(
+                    pd.index,
+                    code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+                    None,
+                ));
+                continue;
+            }
+            if denied {
+                parts.push(partition_error(
+                    pd.index,
+                    code::TOPIC_AUTHORIZATION_FAILED,
+                    None,
+                ));
+                continue;
+            }
             if internal {
                 // Only the coordinators write there, as in Kafka.
                 parts.push(partition_error(

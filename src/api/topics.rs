@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::broker::BrokerState;
 use crate::cluster::Topic;
 use crate::config::{catalog, resolved_topic_value};
+use crate::security::acl::{op, resource};
 
 use super::metadata::OPS_NOT_REQUESTED;
 use super::{code, str, topic_name};
@@ -67,6 +68,21 @@ pub async fn handle_create(
         };
         if duplicates.contains(&name) {
             fail(&mut r, code::INVALID_REQUEST, format!("Create topics request from client contains multiple entries for the same topic {name}"));
+            results.push(r);
+            continue;
+        }
+        if !super::allowed(
+            state,
+            op::CREATE,
+            resource::CLUSTER,
+            crate::security::acl::CLUSTER_NAME,
+        ) && !super::allowed(state, op::CREATE, resource::TOPIC, &name)
+        {
+            fail(
+                &mut r,
+                code::TOPIC_AUTHORIZATION_FAILED,
+                "Authorization failed.".into(),
+            );
             results.push(r);
             continue;
         }
@@ -186,6 +202,10 @@ pub async fn handle_delete(
                 r.error_code = c;
                 r.error_message = Some(str("This server does not host this topic ID."));
             }
+            Ok(n) if !super::allowed(state, op::DELETE, resource::TOPIC, &n) => {
+                r.error_code = code::TOPIC_AUTHORIZATION_FAILED;
+                r.error_message = Some(str("Authorization failed."));
+            }
             Ok(_) if !state.config.delete_topic_enable => {
                 r.error_code = code::TOPIC_DELETION_DISABLED;
                 r.error_message = Some(str("Topic deletion is disabled."));
@@ -223,7 +243,10 @@ pub async fn handle_create_partitions(
             a.iter()
                 .any(|x| x.broker_ids.len() != 1 || x.broker_ids[0].0 != me)
         });
-        if bad_assignment {
+        if !super::allowed(state, op::ALTER, resource::TOPIC, t.name.0.as_str()) {
+            r.error_code = code::TOPIC_AUTHORIZATION_FAILED;
+            r.error_message = Some(str("Authorization failed."));
+        } else if bad_assignment {
             r.error_code = INVALID_REPLICA_ASSIGNMENT;
             r.error_message = Some(str(format!(
                 "Every new partition must be assigned to broker {me} alone"

@@ -21,12 +21,25 @@ pub async fn handle_init_producer_id(
     let mut resp = InitProducerIdResponse::default();
     resp.producer_id = ProducerId(-1);
     resp.producer_epoch = -1;
-    match req
+    use crate::security::acl::{op, resource, CLUSTER_NAME};
+    let txn_id = req
         .transactional_id
         .as_ref()
         .map(|t| t.0.as_str())
-        .filter(|t| !t.is_empty())
-    {
+        .filter(|t| !t.is_empty());
+    let permitted = match txn_id {
+        Some(id) => super::allowed(state, op::WRITE, resource::TRANSACTIONAL_ID, id),
+        None => super::allowed(state, op::IDEMPOTENT_WRITE, resource::CLUSTER, CLUSTER_NAME),
+    };
+    if !permitted {
+        resp.error_code = if txn_id.is_some() {
+            code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+        } else {
+            code::CLUSTER_AUTHORIZATION_FAILED
+        };
+        return resp;
+    }
+    match txn_id {
         Some(id) => {
             let expected =
                 (req.producer_id.0 >= 0).then_some((req.producer_id.0, req.producer_epoch));

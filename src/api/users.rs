@@ -24,6 +24,15 @@ pub async fn handle_describe(
     _version: i16,
 ) -> DescribeUserScramCredentialsResponse {
     let mut resp = DescribeUserScramCredentialsResponse::default();
+    if !super::allowed(
+        state,
+        crate::security::acl::op::DESCRIBE,
+        crate::security::acl::resource::CLUSTER,
+        crate::security::acl::CLUSTER_NAME,
+    ) {
+        resp.error_code = code::CLUSTER_AUTHORIZATION_FAILED;
+        return resp;
+    }
     let names: Option<Vec<String>> = req
         .users
         .map(|u| u.iter().map(|n| n.name.as_str().to_string()).collect());
@@ -76,6 +85,26 @@ pub async fn handle_alter(
         r.error_message = msg.map(str);
         r
     };
+    if !super::allowed(
+        state,
+        crate::security::acl::op::ALTER,
+        crate::security::acl::resource::CLUSTER,
+        crate::security::acl::CLUSTER_NAME,
+    ) {
+        for name in req
+            .deletions
+            .iter()
+            .map(|d| &d.name)
+            .chain(req.upsertions.iter().map(|u| &u.name))
+        {
+            resp.results.push(result(
+                name.as_str(),
+                code::CLUSTER_AUTHORIZATION_FAILED,
+                None,
+            ));
+        }
+        return resp;
+    }
     for d in &req.deletions {
         let user = d.name.as_str();
         let r = match Mechanism::from_id(d.mechanism) {

@@ -1,6 +1,7 @@
 //! Listener security: which protocol each listener speaks (`listener.security.protocol.map`),
 //! SASL authentication (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) and the SCRAM user store.
 
+pub mod acl;
 pub mod sasl;
 pub mod scram;
 pub mod tls;
