@@ -269,6 +269,12 @@ fn advertise(config: &Config, bound: &[SocketAddr]) -> Vec<Listener> {
 async fn maintenance(state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool>) {
     let flush_every = Duration::from_millis(state.config.log_flush_scheduler_interval_ms);
     let retention_every = state.config.log_retention_check_interval_ms as i64;
+    let producer_expiration_ms = state
+        .config
+        .props
+        .get("producer.id.expiration.ms")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(86_400_000i64);
     let mut last_retention = now_ms();
     loop {
         tokio::select! {
@@ -287,6 +293,7 @@ async fn maintenance(state: Arc<BrokerState>, mut shutdown: watch::Receiver<bool
                     tracing::error!("flush of {}-{} failed: {e}", p.topic, p.index);
                 }
                 if due {
+                    p.expire_producers(now, producer_expiration_ms);
                     match p.apply_retention(now) {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(

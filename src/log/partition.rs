@@ -607,6 +607,12 @@ impl Partition {
     }
 
     /// Flushes if `flush.ms` has passed since the last flush; called by the background task.
+    /// Forgets producers idle for longer than `producer.id.expiration.ms` (never one with an
+    /// open transaction), as Kafka does.
+    pub fn expire_producers(&self, now: i64, expiration_ms: i64) {
+        self.lock().producers.expire(now, expiration_ms);
+    }
+
     pub fn flush_if_due(&self, now: i64) -> Result<(), LogError> {
         let mut log = self.lock();
         if log.unflushed_messages > 0

@@ -350,6 +350,18 @@ mod tests {
     }
 
     #[test]
+    fn idle_producers_expire_but_open_transactions_stay() {
+        let mut t = ProducerStateTable::default();
+        t.record(&h(1, 0, 0, 1, 0));
+        let mut txn = h(2, 0, 0, 1, 1);
+        txn.attributes = 1 << 4;
+        t.record(&txn);
+        t.expire(1_000_000, 1000);
+        assert!(t.get(1).is_none(), "idle producer forgotten");
+        assert!(t.get(2).is_some(), "producer with an open transaction kept");
+    }
+
+    #[test]
     fn sequences_wrap() {
         assert_eq!(seq_add(i32::MAX, 1), 0);
         assert_eq!(seq_add(i32::MAX - 1, 3), 1);
