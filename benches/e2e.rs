@@ -5,12 +5,10 @@
 //! means. Everything runs in this one process except the startup/RSS measurements, which spawn
 //! the real `weir` binary.
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,6 +24,9 @@ use rdkafka::producer::{
 };
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
+#[path = "support/mod.rs"]
+mod support;
+use support::{env_or, settle, thread_ticks, CpuUse};
 
 const SMALL: usize = 100;
 const LARGE: usize = 10 * 1024;
@@ -53,16 +54,6 @@ struct Settings {
     /// Also read back from the many-partition layout the mock needs (see `consume_cmp_layout`).
     cmp: bool,
     sizes: Vec<usize>,
-}
-
-fn env_or<T: FromStr>(name: &str, default: T) -> T {
-    match std::env::var(name) {
-        Ok(v) => v
-            .replace('_', "")
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v} is not a valid number")),
-        Err(_) => default,
-    }
 }
 
 impl Settings {
@@ -93,88 +84,6 @@ impl Settings {
 
 // ---------------------------------------------------------------------------------------------
 // Per-thread CPU accounting (this process: broker runtime, librdkafka threads, bench threads)
-
-type ThreadTicks = HashMap<u32, (String, u64)>;
-
-fn thread_ticks() -> ThreadTicks {
-    let mut out = HashMap::new();
-    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
-        return out;
-    };
-    for entry in dir.flatten() {
-        let Ok(tid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // "tid (comm) state ppid ...": comm may contain spaces, so split at the last ')'.
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let comm = stat[open + 1..close].to_string();
-        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        // Fields after comm start at field 3 (state); utime is field 14, stime field 15.
-        let ticks = fields
-            .get(11)
-            .and_then(|u| u.parse::<u64>().ok())
-            .unwrap_or(0)
-            + fields
-                .get(12)
-                .and_then(|s| s.parse::<u64>().ok())
-                .unwrap_or(0);
-        out.insert(tid, (comm, ticks));
-    }
-    out
-}
-
-fn thread_group(comm: &str) -> &'static str {
-    if comm.starts_with("weir-broker") {
-        "weir"
-    } else if comm.starts_with("rdk:mock") {
-        "mock"
-    } else if comm.starts_with("rdk:") {
-        "rdkafka"
-    } else {
-        "app"
-    }
-}
-
-/// Cores used by each thread group between two snapshots, e.g. `weir 0.93, rdkafka 1.01`.
-#[derive(Clone, Default)]
-struct CpuUse(Vec<(&'static str, f64)>);
-
-impl CpuUse {
-    fn between(before: &ThreadTicks, after: &ThreadTicks, wall: Duration) -> CpuUse {
-        // SAFETY: sysconf has no preconditions.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-        let mut groups: Vec<(&'static str, f64)> = Vec::new();
-        for (tid, (comm, ticks)) in after {
-            let prev = before.get(tid).map_or(0, |(_, t)| *t);
-            let secs = ticks.saturating_sub(prev) as f64 / hz;
-            let g = thread_group(comm);
-            match groups.iter_mut().find(|(n, _)| *n == g) {
-                Some((_, s)) => *s += secs,
-                None => groups.push((g, secs)),
-            }
-        }
-        let wall = wall.as_secs_f64().max(1e-9);
-        let order = ["weir", "mock", "rdkafka", "app"];
-        groups.sort_by_key(|(n, _)| order.iter().position(|o| o == n));
-        CpuUse(
-            groups
-                .into_iter()
-                .map(|(n, s)| (n, s / wall))
-                .filter(|(_, c)| *c >= 0.005)
-                .collect(),
-        )
-    }
-
-    fn show(&self) -> String {
-        let parts: Vec<String> = self.0.iter().map(|(n, c)| format!("{n} {c:.2}")).collect();
-        format!("cores: {}", parts.join(", "))
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Clusters under test
@@ -223,13 +132,6 @@ impl Cluster {
                 .expect("mock topic"),
         }
     }
-}
-
-/// Writes back dirty pages left by earlier phases, so the kernel's writeback threads do not
-/// compete for the two cores during the next timed phase.
-fn settle() {
-    // SAFETY: sync(2) has no preconditions.
-    unsafe { libc::sync() };
 }
 
 // ---------------------------------------------------------------------------------------------
