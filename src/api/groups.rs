@@ -708,7 +708,7 @@ pub async fn handle_describe_groups(
         }
         d.group_id = id.clone();
         d.authorized_operations = if req.include_authorized_operations {
-            0b1_1111_1000
+            super::metadata::GROUP_OPS
         } else {
             i32::MIN
         };

@@ -47,7 +47,7 @@ fn lookup(p: &Partition, ts: i64, committed: bool) -> Result<(i64, i64, i32), i1
 pub async fn handle(
     state: &BrokerState,
     req: ListOffsetsRequest,
-    _version: i16,
+    version: i16,
 ) -> ListOffsetsResponse {
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
@@ -85,7 +85,11 @@ pub async fn handle(
                             Ok((off, ts, epoch)) => {
                                 r.offset = off;
                                 r.timestamp = ts;
-                                r.leader_epoch = epoch;
+                                // leader_epoch exists from v4; setting it below makes the
+                                // response unencodable.
+                                if version >= 4 {
+                                    r.leader_epoch = epoch;
+                                }
                             }
                             Err(e) => r.error_code = e,
                         }

@@ -35,7 +35,7 @@ pub async fn handle_describe_cluster(
         })
         .collect();
     resp.cluster_authorized_operations = if req.include_cluster_authorized_operations {
-        0b1111_1111_1111_1000
+        super::metadata::CLUSTER_OPS
     } else {
         OPS_NOT_REQUESTED
     };

@@ -15,8 +15,14 @@ use super::{code, str, topic_name};
 /// Kafka's "authorized operations not requested" sentinel.
 pub const OPS_NOT_REQUESTED: i32 = i32::MIN;
 /// Every topic operation (READ..DESCRIBE_CONFIGS, ALTER_CONFIGS), as a bit set.
-const ALL_TOPIC_OPS: i32 = 0b1_1111_1111_1000;
-const ALL_CLUSTER_OPS: i32 = 0b1111_1111_1111_1000;
+/// What Kafka reports without an authorizer: every operation that applies to the resource type
+/// (`AclEntry.supportedOperations`): READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE,
+/// DESCRIBE_CONFIGS, ALTER_CONFIGS for topics.
+pub const TOPIC_OPS: i32 = 0xDF8;
+/// CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE.
+pub const CLUSTER_OPS: i32 = 0x1FA0;
+/// READ, DELETE, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.
+pub const GROUP_OPS: i32 = 0xD48;
 
 /// The advertised address of the listener this request came in on (else the first).
 pub fn advertised_for_request(state: &BrokerState) -> Option<&crate::config::Listener> {
@@ -82,7 +88,7 @@ fn error_entry(name: Option<String>, id: Uuid, error: i16) -> MetadataResponseTo
 
 pub async fn handle(state: &BrokerState, req: MetadataRequest, version: i16) -> MetadataResponse {
     let topic_ops = if req.include_topic_authorized_operations {
-        ALL_TOPIC_OPS
+        TOPIC_OPS
     } else {
         OPS_NOT_REQUESTED
     };
@@ -193,7 +199,7 @@ pub async fn handle(state: &BrokerState, req: MetadataRequest, version: i16) -> 
     resp.controller_id = BrokerId(state.cluster.node_id);
     resp.topics = topics;
     resp.cluster_authorized_operations = if req.include_cluster_authorized_operations {
-        ALL_CLUSTER_OPS
+        CLUSTER_OPS
     } else {
         OPS_NOT_REQUESTED
     };

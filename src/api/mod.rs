@@ -142,7 +142,7 @@ fn reply<T: kafka_protocol::protocol::Encodable>(
 ) -> Result<Option<Bytes>, FrameError> {
     encode_response(frame.api, frame.version, frame.header.correlation_id, resp)
         .map(Some)
-        .map_err(|reason| FrameError::Malformed {
+        .map_err(|reason| FrameError::Unencodable {
             api: frame.api,
             version: frame.version,
             reason,

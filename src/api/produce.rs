@@ -23,7 +23,7 @@ fn partition_error(index: i32, error: i16, message: Option<String>) -> Partition
     r
 }
 
-pub async fn handle(state: &BrokerState, req: ProduceRequest, _version: i16) -> ProduceResponse {
+pub async fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> ProduceResponse {
     use crate::security::acl::{op, resource};
     let acks_ok = matches!(req.acks, -1..=1);
     let txn_denied = req.transactional_id.as_ref().is_some_and(|t| {
@@ -115,7 +115,10 @@ pub async fn handle(state: &BrokerState, req: ProduceRequest, _version: i16) -> 
                     }
                     let mut r = partition_error(pd.index, e.code(), Some(msg.clone()));
                     // Kafka lists the offending records by their index in the batch.
-                    if let LogError::Batch(BatchError::InvalidRecords { indexes, .. }) = &e {
+                    // record_errors exist from v8.
+                    if let (true, LogError::Batch(BatchError::InvalidRecords { indexes, .. })) =
+                        (version >= 8, &e)
+                    {
                         r.record_errors = indexes
                             .iter()
                             .map(|i| {

@@ -18,7 +18,6 @@ use crate::cluster::Topic;
 use crate::config::{catalog, resolved_topic_value};
 use crate::security::acl::{op, resource};
 
-use super::metadata::OPS_NOT_REQUESTED;
 use super::{code, str, topic_name};
 
 const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
@@ -335,7 +334,8 @@ pub async fn handle_describe_partitions(
         };
         let mut dt = DescribeTopicPartitionsResponseTopic::default();
         dt.name = Some(topic_name(name.clone()));
-        dt.topic_authorized_operations = OPS_NOT_REQUESTED;
+        // DescribeTopicPartitions has no include flag: Kafka always fills it in.
+        dt.topic_authorized_operations = super::metadata::TOPIC_OPS;
         let Some(t) = state.cluster.topic(&name) else {
             dt.error_code = code::UNKNOWN_TOPIC_OR_PARTITION;
             topics.push(dt);

@@ -93,6 +93,13 @@ pub enum FrameError {
         version: i16,
         reason: String,
     },
+    /// A broker bug: the handler built a response its version cannot carry.
+    #[error("cannot encode the {api:?} v{version} response: {reason}")]
+    Unencodable {
+        api: ApiKey,
+        version: i16,
+        reason: String,
+    },
 }
 
 /// A decoded request header plus the still-encoded body.
