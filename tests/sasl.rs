@@ -217,3 +217,64 @@ fn users_created_over_the_admin_api_log_in_and_survive_restart() {
     let names: Vec<&str> = r.results.iter().map(|u| u.user.as_str()).collect();
     assert_eq!(names, vec!["alice", "bob"]);
 }
+
+#[test]
+fn sessions_expire_unless_the_client_re_authenticates() {
+    let broker = TestBroker::start_with(&[
+        ("listeners", "SASL_PLAINTEXT://127.0.0.1:0"),
+        ("sasl.users", "alice:alice-secret"),
+        ("connections.max.reauth.ms", "1500"),
+    ]);
+    // A raw client that authenticates once is cut off after the session lifetime.
+    let mut c = RawClient::connect(broker.addr());
+    let _: SaslHandshakeResponse = c.call(
+        ApiKey::SaslHandshake,
+        1,
+        &SaslHandshakeRequest::default()
+            .with_mechanism(kafka_protocol::protocol::StrBytes::from_static_str("PLAIN")),
+    );
+    let r: SaslAuthenticateResponse = c.call(
+        ApiKey::SaslAuthenticate,
+        2,
+        &SaslAuthenticateRequest::default()
+            .with_auth_bytes(bytes::Bytes::from_static(b"\0alice\0alice-secret")),
+    );
+    assert_eq!((r.error_code, r.session_lifetime_ms), (0, 1500));
+    let _: ApiVersionsResponse = c.call(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default());
+    std::thread::sleep(Duration::from_millis(1700));
+    let mut buf = bytes::BytesMut::new();
+    use kafka_protocol::protocol::Encodable;
+    let mut h = RequestHeader::default();
+    h.request_api_key = ApiKey::Metadata as i16;
+    h.request_api_version = 12;
+    h.encode(&mut buf, ApiKey::Metadata.request_header_version(12))
+        .unwrap();
+    MetadataRequest::default()
+        .with_topics(None)
+        .encode(&mut buf, 12)
+        .unwrap();
+    c.send_frame(&buf).unwrap();
+    assert!(c.is_closed(), "an expired session is closed");
+    // librdkafka re-authenticates on its own and keeps producing across several lifetimes.
+    let b = broker.bootstrap();
+    let p: BaseProducer = client(&b, "SCRAM-SHA-256", "alice", "alice-secret")
+        .create()
+        .unwrap();
+    for i in 0..8 {
+        p.send(
+            BaseRecord::<(), str>::to("reauth")
+                .payload(&format!("{i}"))
+                .partition(0),
+        )
+        .unwrap();
+        p.flush(Duration::from_secs(10)).unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let cons: BaseConsumer = client(&b, "SCRAM-SHA-256", "alice", "alice-secret")
+        .create()
+        .unwrap();
+    let (_, hi) = cons
+        .fetch_watermarks("reauth", 0, Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(hi, 8);
+}

@@ -100,6 +100,13 @@ async fn read_loop<R: AsyncRead + Unpin>(
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
     let needs_sasl = info.protocol.needs_sasl();
     let mut sasl = SaslSession::default();
+    let reauth_ms: i64 = state
+        .config
+        .props
+        .get("connections.max.reauth.ms")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut session_expiry: Option<std::time::Instant> = None;
     // On SSL listeners the certificate names the principal; SASL overrides it.
     let tls_principal = tls_principal.or_else(|| {
         info.protocol
@@ -158,12 +165,19 @@ async fn read_loop<R: AsyncRead + Unpin>(
         };
         if needs_sasl {
             if matches!(frame.api, ApiKey::SaslHandshake | ApiKey::SaslAuthenticate) {
-                let (bytes, failure) = sasl_step(&mut sasl, state, &frame)?;
+                let (bytes, failure) = sasl_step(&mut sasl, state, &frame, reauth_ms)?;
                 if tx.send(Pending::Ready(bytes)).await.is_err() {
                     return Ok(());
                 }
                 if let Some(reason) = failure {
                     return Err(format!("SASL authentication failed: {reason}"));
+                }
+                if sasl.authenticated() && frame.api == ApiKey::SaslAuthenticate {
+                    // KIP-368: the session lasts connections.max.reauth.ms; the client must
+                    // re-authenticate on this connection before then.
+                    session_expiry = (reauth_ms > 0).then(|| {
+                        std::time::Instant::now() + Duration::from_millis(reauth_ms as u64)
+                    });
                 }
                 continue;
             }
@@ -171,6 +185,12 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 return Err(format!(
                     "unexpected {:?} request before SASL authentication on listener {}",
                     frame.api, info.name
+                ));
+            }
+            if session_expiry.is_some_and(|e| std::time::Instant::now() > e) {
+                return Err(format!(
+                    "SASL session of {} expired without re-authentication (connections.max.reauth.ms)",
+                    sasl.principal.as_deref().unwrap_or("?")
                 ));
             }
         }
@@ -209,6 +229,7 @@ fn sasl_step(
     sasl: &mut SaslSession,
     state: &BrokerState,
     frame: &protocol::Frame,
+    reauth_ms: i64,
 ) -> Result<(Bytes, Option<String>), String> {
     use kafka_protocol::messages::{
         SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest,
@@ -249,7 +270,10 @@ fn sasl_step(
             Some(msg)
         }
     };
-    resp.session_lifetime_ms = 0;
+    // session_lifetime_ms exists from v1; 0 means no re-authentication is required.
+    if frame.version >= 1 && failure.is_none() && sasl.authenticated() {
+        resp.session_lifetime_ms = reauth_ms.max(0);
+    }
     let b = protocol::encode_response(frame.api, frame.version, cid, &resp)?;
     Ok((b, failure))
 }
