@@ -65,11 +65,7 @@ fn read_all(
         } else {
             code::UNKNOWN_TOPIC_OR_PARTITION
         };
-        let Some(p) = topic.and_then(|t| {
-            usize::try_from(sp.partition)
-                .ok()
-                .and_then(|i| t.partitions.get(i).cloned())
-        }) else {
+        let Some(p) = topic.and_then(|t| t.partition(sp.partition)) else {
             out.push(Served {
                 key,
                 topic_id: sp.topic_id,
@@ -253,8 +249,7 @@ pub async fn handle(state: &BrokerState, req: FetchRequest, version: i16) -> Fet
             } else {
                 state.cluster.topic(&sp.topic)
             }?;
-            let p = t.partitions.get(usize::try_from(sp.partition).ok()?)?;
-            Some(p.subscribe())
+            Some(t.partition(sp.partition)?.subscribe())
         })
         .collect();
     let served = loop {

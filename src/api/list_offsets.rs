@@ -13,7 +13,11 @@ use kafka_protocol::messages::{
 };
 
 use crate::broker::BrokerState;
+use std::sync::Arc;
+
+use crate::cluster::Topic;
 use crate::log::Partition;
+use crate::security::acl::{op, resource};
 
 use super::{check_leader_epoch, code};
 
@@ -44,6 +48,27 @@ fn lookup(p: &Partition, ts: i64, committed: bool) -> Result<(i64, i64, i32), i1
     }
 }
 
+/// The partition a request names, if it exists, the caller may do `operation` on its topic, and
+/// the leader epoch the client believes in (-1 = any) matches; else Kafka's error code.
+fn partition_for(
+    state: &BrokerState,
+    topic: Option<&Arc<Topic>>,
+    index: i32,
+    operation: i8,
+    current_leader_epoch: i32,
+) -> Result<Arc<Partition>, i16> {
+    let p = topic
+        .and_then(|t| t.partition(index))
+        .ok_or(code::UNKNOWN_TOPIC_OR_PARTITION)?;
+    if !super::allowed(state, operation, resource::TOPIC, &p.topic) {
+        return Err(code::TOPIC_AUTHORIZATION_FAILED);
+    }
+    match check_leader_epoch(current_leader_epoch, p.leader_epoch) {
+        code::NONE => Ok(p),
+        err => Err(err),
+    }
+}
+
 pub async fn handle(
     state: &BrokerState,
     req: ListOffsetsRequest,
@@ -59,42 +84,25 @@ pub async fn handle(
             r.timestamp = -1;
             r.offset = -1;
             r.leader_epoch = -1;
-            let p = topic.as_ref().and_then(|t| {
-                usize::try_from(rp.partition_index)
-                    .ok()
-                    .and_then(|i| t.partitions.get(i).cloned())
-            });
-            match p {
-                None => r.error_code = code::UNKNOWN_TOPIC_OR_PARTITION,
-                Some(p)
-                    if !super::allowed(
-                        state,
-                        crate::security::acl::op::DESCRIBE,
-                        crate::security::acl::resource::TOPIC,
-                        &p.topic,
-                    ) =>
-                {
-                    r.error_code = code::TOPIC_AUTHORIZATION_FAILED
-                }
-                Some(p) => {
-                    let err = check_leader_epoch(rp.current_leader_epoch, p.leader_epoch);
-                    if err != code::NONE {
-                        r.error_code = err;
-                    } else {
-                        match lookup(&p, rp.timestamp, req.isolation_level == 1) {
-                            Ok((off, ts, epoch)) => {
-                                r.offset = off;
-                                r.timestamp = ts;
-                                // leader_epoch exists from v4; setting it below makes the
-                                // response unencodable.
-                                if version >= 4 {
-                                    r.leader_epoch = epoch;
-                                }
-                            }
-                            Err(e) => r.error_code = e,
-                        }
+            match partition_for(
+                state,
+                topic.as_ref(),
+                rp.partition_index,
+                op::DESCRIBE,
+                rp.current_leader_epoch,
+            )
+            .and_then(|p| lookup(&p, rp.timestamp, req.isolation_level == 1))
+            {
+                Ok((off, ts, epoch)) => {
+                    r.offset = off;
+                    r.timestamp = ts;
+                    // leader_epoch exists from v4; setting it below makes the response
+                    // unencodable.
+                    if version >= 4 {
+                        r.leader_epoch = epoch;
                     }
                 }
+                Err(e) => r.error_code = e,
             }
             parts.push(r);
         }
@@ -122,37 +130,25 @@ pub async fn handle_offset_for_leader_epoch(
             r.partition = rp.partition;
             r.leader_epoch = -1;
             r.end_offset = -1;
-            let p = topic.as_ref().and_then(|t| {
-                usize::try_from(rp.partition)
-                    .ok()
-                    .and_then(|i| t.partitions.get(i).cloned())
-            });
-            match p {
-                None => r.error_code = code::UNKNOWN_TOPIC_OR_PARTITION,
-                Some(p)
-                    if !super::allowed(
-                        state,
-                        crate::security::acl::op::DESCRIBE,
-                        crate::security::acl::resource::TOPIC,
-                        &p.topic,
-                    ) =>
-                {
-                    r.error_code = code::TOPIC_AUTHORIZATION_FAILED
+            match partition_for(
+                state,
+                topic.as_ref(),
+                rp.partition,
+                op::DESCRIBE,
+                rp.current_leader_epoch,
+            ) {
+                Err(e) => r.error_code = e,
+                Ok(p) if rp.leader_epoch == p.leader_epoch => {
+                    // Every batch on this broker carries the one epoch it has had, so the
+                    // requested epoch ends at the log end.
+                    r.leader_epoch = p.leader_epoch;
+                    r.end_offset = p.log_end_offset();
                 }
-                Some(p) => {
-                    let err = check_leader_epoch(rp.current_leader_epoch, p.leader_epoch);
-                    if err != code::NONE {
-                        r.error_code = err;
-                    } else if rp.leader_epoch == p.leader_epoch {
-                        // Every batch on this broker carries the one epoch it has had, so the
-                        // requested epoch ends at the log end.
-                        r.leader_epoch = p.leader_epoch;
-                        r.end_offset = p.log_end_offset();
-                    } else if rp.leader_epoch < p.leader_epoch && rp.leader_epoch >= 0 {
-                        r.leader_epoch = rp.leader_epoch;
-                        r.end_offset = p.log_start_offset();
-                    }
+                Ok(p) if rp.leader_epoch < p.leader_epoch && rp.leader_epoch >= 0 => {
+                    r.leader_epoch = rp.leader_epoch;
+                    r.end_offset = p.log_start_offset();
                 }
+                Ok(_) => {}
             }
             parts.push(r);
         }
@@ -183,14 +179,9 @@ pub async fn handle_delete_records(
             let mut r = DeleteRecordsPartitionResult::default();
             r.partition_index = rp.partition_index;
             r.low_watermark = -1;
-            let p = topic.as_ref().and_then(|t| {
-                usize::try_from(rp.partition_index)
-                    .ok()
-                    .and_then(|i| t.partitions.get(i).cloned())
-            });
-            match p {
-                None => r.error_code = code::UNKNOWN_TOPIC_OR_PARTITION,
-                Some(p) => match p.delete_records_before(rp.offset) {
+            match partition_for(state, topic.as_ref(), rp.partition_index, op::DELETE, -1) {
+                Err(e) => r.error_code = e,
+                Ok(p) => match p.delete_records_before(rp.offset) {
                     Ok(low) => {
                         r.error_code = code::NONE;
                         r.low_watermark = low;

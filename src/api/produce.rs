@@ -80,11 +80,7 @@ pub async fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> P
                 parts.push(partition_error(pd.index, code::INVALID_REQUIRED_ACKS, None));
                 continue;
             }
-            let Some(p) = topic.as_ref().and_then(|t| {
-                usize::try_from(pd.index)
-                    .ok()
-                    .and_then(|i| t.partitions.get(i))
-            }) else {
+            let Some(p) = topic.as_ref().and_then(|t| t.partition(pd.index)) else {
                 parts.push(partition_error(pd.index, missing, None));
                 continue;
             };

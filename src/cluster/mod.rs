@@ -29,6 +29,15 @@ pub struct TopicMeta {
     pub configs: BTreeMap<String, String>,
 }
 
+impl Topic {
+    /// Partition `index`, if the topic has it (indexes come off the wire and may be negative).
+    pub fn partition(&self, index: i32) -> Option<Arc<Partition>> {
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.partitions.get(i).cloned())
+    }
+}
+
 impl std::fmt::Debug for Topic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Topic").field("meta", &self.meta).finish()
