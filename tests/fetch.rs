@@ -279,3 +279,21 @@ fn incremental_fetch_sessions_send_only_changes() {
     let r: FetchResponse = c.call(ApiKey::Fetch, 12, &inc);
     assert_eq!(r.error_code, 70);
 }
+
+#[test]
+fn fetch_max_bytes_bounds_every_response() {
+    let broker = TestBroker::start_with(&[("fetch.max.bytes", "20000")]);
+    let mut c = setup(&broker, "capped", 1);
+    let big = batch(1, 5000);
+    for _ in 0..10 {
+        produce(&mut c, "capped", 0, big.clone());
+    }
+    // The client asks for everything; the broker answers at most fetch.max.bytes (whole batches).
+    let r: FetchResponse = c.call(
+        ApiKey::Fetch,
+        12,
+        &fetch_req("capped", &[(0, 0)], 0, i32::MAX, i32::MAX),
+    );
+    let n = r.responses[0].partitions[0].records.as_ref().unwrap().len();
+    assert!(n <= 20000 && n >= big.len(), "{n} bytes");
+}

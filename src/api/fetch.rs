@@ -231,10 +231,12 @@ pub async fn handle(state: &BrokerState, req: FetchRequest, version: i16) -> Fet
         SessionMode::Incremental(id) => (id, true),
     };
     let read_committed = req.isolation_level == 1;
+    // Kafka bounds every response by the broker's fetch.max.bytes, whatever the client asks.
+    let broker_max = state.config.fetch_max_bytes;
     let max_bytes = if req.max_bytes <= 0 {
-        i32::MAX as usize
+        broker_max
     } else {
-        req.max_bytes as usize
+        (req.max_bytes as usize).min(broker_max)
     };
     let min_bytes = req.min_bytes.max(0) as usize;
     let wait = Duration::from_millis((req.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP_MS));

@@ -93,6 +93,8 @@ pub struct Config {
     pub log_retention_check_interval_ms: u64,
     pub log_flush_scheduler_interval_ms: u64,
     pub fetch_session_cache_slots: usize,
+    /// Upper bound on one fetch response (`fetch.max.bytes`, Kafka's default 55 MiB).
+    pub fetch_max_bytes: usize,
     pub cluster_id: Option<String>,
 }
 
@@ -239,6 +241,7 @@ impl Config {
             log_flush_scheduler_interval_ms: flush_interval,
             fetch_session_cache_slots: num("max.incremental.fetch.session.cache.slots", 1000)?
                 .max(0) as usize,
+            fetch_max_bytes: num("fetch.max.bytes", 57_671_680)?.max(1024) as usize,
             cluster_id: get("cluster.id"),
             props,
         })
