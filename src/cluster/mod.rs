@@ -234,7 +234,7 @@ impl Cluster {
 
     fn open_topic(&self, meta: TopicMeta, clean: bool) -> Result<Topic, TopicError> {
         let cfg = self.log_config(&meta.configs)?;
-        let mut partitions = Vec::with_capacity(meta.partitions.max(0) as usize);
+        let mut partitions = Vec::with_capacity(meta.partitions.clamp(0, 100_000) as usize);
         for p in 0..meta.partitions {
             let dir = self.partition_dir(&meta.name, p);
             let part = Partition::open(&dir, &meta.name, p, cfg.clone(), clean)?;
