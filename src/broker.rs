@@ -27,9 +27,6 @@ pub struct BrokerState {
     pub producer_ids: crate::txn::producer_ids::ProducerIds,
     pub users: crate::security::users::Users,
     pub authorizer: crate::security::acl::Authorizer,
-    /// TLS for SSL / SASL_SSL listeners, when any is configured.
-    pub tls: Option<tokio_rustls::TlsAcceptor>,
-    pub sasl_mechanisms: Vec<String>,
     pub connections_max_idle_ms: u64,
     pub faults: Faults,
 }
@@ -142,14 +139,15 @@ impl Broker {
             (!bootstrap.is_empty()).then_some(bootstrap.as_str()),
         )
         .map_err(|e| StartError::Storage(TopicError::Storage(e.to_string())))?;
-        let sasl_mechanisms = crate::security::enabled_mechanisms(&config);
         let authorizer = crate::security::acl::Authorizer::open(&config, &config.log_dir)
             .map_err(|e| StartError::Storage(TopicError::Storage(e.to_string())))?;
-        let tls = if protocols.iter().any(|p| p.needs_tls()) {
-            Some(crate::security::tls::acceptor(&config).map_err(StartError::Config)?)
-        } else {
-            None
-        };
+        let mut security = Vec::new();
+        for l in &config.listeners {
+            security.push(Arc::new(
+                crate::security::ListenerSecurity::build(&config, &l.name)
+                    .map_err(StartError::Config)?,
+            ));
+        }
         let idle = config
             .props
             .get("connections.max.idle.ms")
@@ -165,8 +163,6 @@ impl Broker {
             producer_ids,
             users,
             authorizer,
-            sasl_mechanisms,
-            tls,
             advertised,
             connections_max_idle_ms: idle,
             faults: Faults::default(),
@@ -178,16 +174,18 @@ impl Broker {
         }
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = Vec::new();
-        for ((sock, protocol), l) in listeners
+        for (((sock, protocol), l), security) in listeners
             .into_iter()
             .zip(protocols)
             .zip(&state.config.listeners)
+            .zip(security)
         {
             tasks.push(tokio::spawn(crate::server::accept_loop(
                 sock,
                 crate::server::ListenerInfo {
                     name: l.name.clone(),
                     protocol,
+                    security,
                 },
                 state.clone(),
                 rx.clone(),

@@ -194,3 +194,156 @@ fn prefixed_allow_literal_deny_and_durable_acls() {
     );
     assert_eq!(r.resources.len(), 2);
 }
+
+fn acl_on(
+    resource_type: i8,
+    name: &str,
+    principal: &str,
+    op: i8,
+) -> create_acls_request::AclCreation {
+    let mut a = acl(name, 3, principal, op, 3);
+    a.resource_type = resource_type;
+    a
+}
+
+/// The transactional, group and cluster APIs check the resources Kafka's authorizer checks,
+/// and the authorized-operations bitfields reflect the caller's ACLs.
+#[test]
+fn transaction_group_and_cluster_apis_are_authorized() {
+    let b = broker();
+    let mut admin = login(&b, "admin", "admin-pw");
+    let mut t = create_topics_request::CreatableTopic::default();
+    t.name = TopicName(StrBytes::from_static_str("ledger"));
+    t.num_partitions = 1;
+    t.replication_factor = 1;
+    let r: CreateTopicsResponse = admin.call(
+        ApiKey::CreateTopics,
+        7,
+        &CreateTopicsRequest::default()
+            .with_topics(vec![t])
+            .with_timeout_ms(5000),
+    );
+    assert_eq!(r.topics[0].error_code, 0);
+    // alice may write the topic and nothing else.
+    let r: CreateAclsResponse = admin.call(
+        ApiKey::CreateAcls,
+        3,
+        &CreateAclsRequest::default().with_creations(vec![acl("ledger", 3, "User:alice", 4, 3)]),
+    );
+    assert_eq!(r.results[0].error_code, 0);
+
+    let mut alice = login(&b, "alice", "alice-pw");
+    let init = |c: &mut RawClient, txn: Option<&str>| -> InitProducerIdResponse {
+        c.call(
+            ApiKey::InitProducerId,
+            4,
+            &InitProducerIdRequest::default()
+                .with_transactional_id(
+                    txn.map(|t| TransactionalId(StrBytes::from_string(t.into()))),
+                )
+                .with_transaction_timeout_ms(60000)
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1),
+        )
+    };
+    assert_eq!(
+        init(&mut alice, Some("tx")).error_code,
+        53,
+        "TRANSACTIONAL_ID_AUTHORIZATION_FAILED"
+    );
+    assert_eq!(
+        init(&mut alice, None).error_code,
+        0,
+        "KIP-679: WRITE on a topic allows idempotent produce"
+    );
+    let mut bob = login(&b, "bob", "bob-pw");
+    assert_eq!(
+        init(&mut bob, None).error_code,
+        31,
+        "no WRITE anywhere: CLUSTER_AUTHORIZATION_FAILED"
+    );
+    let r: EndTxnResponse = alice.call(
+        ApiKey::EndTxn,
+        3,
+        &EndTxnRequest::default()
+            .with_transactional_id(TransactionalId(StrBytes::from_static_str("tx")))
+            .with_producer_id(ProducerId(1))
+            .with_committed(true),
+    );
+    assert_eq!(r.error_code, 53);
+    let r: FindCoordinatorResponse = alice.call(
+        ApiKey::FindCoordinator,
+        4,
+        &FindCoordinatorRequest::default()
+            .with_key_type(0)
+            .with_coordinator_keys(vec![StrBytes::from_static_str("readers")]),
+    );
+    assert_eq!(
+        r.coordinators[0].error_code, 30,
+        "GROUP_AUTHORIZATION_FAILED"
+    );
+    let r: OffsetFetchResponse = alice.call(
+        ApiKey::OffsetFetch,
+        7,
+        &OffsetFetchRequest::default()
+            .with_group_id(GroupId(StrBytes::from_static_str("readers")))
+            .with_topics(None),
+    );
+    assert_eq!(r.error_code, 30);
+    let r: DescribeClusterResponse = alice.call(
+        ApiKey::DescribeCluster,
+        1,
+        &DescribeClusterRequest::default(),
+    );
+    assert_eq!(r.error_code, 31);
+    let r: DescribeLogDirsResponse = alice.call(
+        ApiKey::DescribeLogDirs,
+        4,
+        &DescribeLogDirsRequest::default().with_topics(None),
+    );
+    assert_eq!((r.error_code, r.results.len()), (31, 0));
+    let r: MetadataResponse = alice.call(
+        ApiKey::Metadata,
+        10,
+        &MetadataRequest::default()
+            .with_topics(None)
+            .with_include_topic_authorized_operations(true),
+    );
+    assert_eq!(r.topics.len(), 1);
+    assert_eq!(
+        r.topics[0].topic_authorized_operations,
+        (1 << 4) | (1 << 8),
+        "WRITE, and the DESCRIBE it implies"
+    );
+
+    // Granted the transactional id and the group, the same calls go through.
+    let r: CreateAclsResponse = admin.call(
+        ApiKey::CreateAcls,
+        3,
+        &CreateAclsRequest::default().with_creations(vec![
+            acl_on(5, "tx", "User:alice", 4),
+            acl_on(3, "readers", "User:alice", 3),
+        ]),
+    );
+    assert!(r.results.iter().all(|x| x.error_code == 0));
+    let r = init(&mut alice, Some("tx"));
+    assert_eq!(r.error_code, 0);
+    let r: FindCoordinatorResponse = alice.call(
+        ApiKey::FindCoordinator,
+        4,
+        &FindCoordinatorRequest::default()
+            .with_key_type(0)
+            .with_coordinator_keys(vec![StrBytes::from_static_str("readers")]),
+    );
+    assert_eq!(r.coordinators[0].error_code, 0);
+    let r: DescribeClusterResponse = admin.call(
+        ApiKey::DescribeCluster,
+        1,
+        &DescribeClusterRequest::default().with_include_cluster_authorized_operations(true),
+    );
+    assert_eq!(r.error_code, 0);
+    assert_eq!(
+        r.cluster_authorized_operations, 0x1FA0,
+        "a super user may do all"
+    );
+}

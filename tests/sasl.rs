@@ -38,6 +38,11 @@ fn client(bootstrap: &str, mechanism: &str, user: &str, password: &str) -> Clien
         .set("sasl.username", user)
         .set("sasl.password", password)
         .set("broker.address.family", "v4");
+    if mechanism == "OAUTHBEARER" {
+        // librdkafka's built-in unsecured JWS, the client side of Kafka's default validator.
+        c.set("enable.sasl.oauthbearer.unsecure.jwt", "true")
+            .set("sasl.oauthbearer.config", format!("principal={user}"));
+    }
     c
 }
 
@@ -277,4 +282,147 @@ fn sessions_expire_unless_the_client_re_authenticates() {
         .fetch_watermarks("reauth", 0, Duration::from_secs(10))
         .unwrap();
     assert_eq!(hi, 8);
+}
+
+fn sasl_call<Resp: kafka_protocol::protocol::Decodable>(
+    c: &mut RawClient,
+    mechanism: &'static str,
+    token: Vec<u8>,
+) -> Option<Resp> {
+    let r: SaslHandshakeResponse = c.call(
+        ApiKey::SaslHandshake,
+        1,
+        &SaslHandshakeRequest::default().with_mechanism(
+            kafka_protocol::protocol::StrBytes::from_static_str(mechanism),
+        ),
+    );
+    if r.error_code != 0 {
+        return None;
+    }
+    Some(c.call(
+        ApiKey::SaslAuthenticate,
+        2,
+        &SaslAuthenticateRequest::default().with_auth_bytes(bytes::Bytes::from(token)),
+    ))
+}
+
+fn unsecured_token(payload: &str) -> Vec<u8> {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    format!(
+        "n,,\u{1}auth=Bearer {}.{}.\u{1}\u{1}",
+        b64(r#"{"alg":"none"}"#),
+        b64(payload)
+    )
+    .into_bytes()
+}
+
+/// OAUTHBEARER with unsecured tokens on one listener, SCRAM only on another: each listener's
+/// `listener.name.<l>.*` settings decide what it accepts.
+#[test]
+fn oauthbearer_and_per_listener_mechanisms() {
+    let broker = TestBroker::start_with(&[
+        (
+            "listeners",
+            "PLAINTEXT://127.0.0.1:0,OAUTH://127.0.0.1:0,SCRAM://127.0.0.1:0",
+        ),
+        (
+            "listener.security.protocol.map",
+            "PLAINTEXT:PLAINTEXT,OAUTH:SASL_PLAINTEXT,SCRAM:SASL_PLAINTEXT",
+        ),
+        ("sasl.users", "alice:alice-secret"),
+        ("listener.name.oauth.sasl.enabled.mechanisms", "OAUTHBEARER"),
+        (
+            "listener.name.scram.sasl.enabled.mechanisms",
+            "SCRAM-SHA-512",
+        ),
+        ("connections.max.reauth.ms", "60000"),
+    ]);
+    let addrs = broker.handle.as_ref().unwrap().local_addrs();
+    let (oauth, scram) = (addrs[1], addrs[2]);
+    let oauth_b = format!("127.0.0.1:{}", oauth.port());
+    let scram_b = format!("127.0.0.1:{}", scram.port());
+    // librdkafka's unsecured token: produce and consume as the token's subject.
+    assert_eq!(
+        round_trip(&oauth_b, "OAUTHBEARER", "carol", "", "oauth-1").as_deref(),
+        Ok("OAUTHBEARER")
+    );
+    assert_eq!(
+        round_trip(
+            &scram_b,
+            "SCRAM-SHA-512",
+            "alice",
+            "alice-secret",
+            "scram-1"
+        )
+        .as_deref(),
+        Ok("SCRAM-SHA-512")
+    );
+    // Each listener offers only its own mechanisms.
+    let mut c = RawClient::connect(scram);
+    let r: SaslHandshakeResponse = c.call(
+        ApiKey::SaslHandshake,
+        1,
+        &SaslHandshakeRequest::default()
+            .with_mechanism(kafka_protocol::protocol::StrBytes::from_static_str("PLAIN")),
+    );
+    assert_eq!(r.error_code, 33);
+    let offered: Vec<&str> = r.mechanisms.iter().map(|m| m.as_str()).collect();
+    assert_eq!(offered, vec!["SCRAM-SHA-512"]);
+
+    // A valid token: the session lasts until the token expires (before max.reauth).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut c = RawClient::connect(oauth);
+    let r: SaslAuthenticateResponse = sasl_call(
+        &mut c,
+        "OAUTHBEARER",
+        unsecured_token(&format!(r#"{{"sub":"dave","exp":{}}}"#, now + 30)),
+    )
+    .unwrap();
+    assert_eq!(r.error_code, 0);
+    assert!(
+        r.session_lifetime_ms > 20_000 && r.session_lifetime_ms <= 30_000,
+        "{}",
+        r.session_lifetime_ms
+    );
+    // An expired token: RFC 7628's error challenge, then the failure, then the connection closes.
+    let mut c = RawClient::connect(oauth);
+    let r: SaslAuthenticateResponse = sasl_call(
+        &mut c,
+        "OAUTHBEARER",
+        unsecured_token(&format!(r#"{{"sub":"dave","exp":{}}}"#, now - 10)),
+    )
+    .unwrap();
+    assert_eq!(r.error_code, 0);
+    assert_eq!(&r.auth_bytes[..], br#"{"status":"invalid_token"}"#);
+    let r: SaslAuthenticateResponse = c.call(
+        ApiKey::SaslAuthenticate,
+        2,
+        &SaslAuthenticateRequest::default().with_auth_bytes(bytes::Bytes::from_static(b"\x01")),
+    );
+    assert_eq!(r.error_code, 58);
+    assert!(r.error_message.unwrap().contains("expired"));
+    assert!(c.is_closed());
+    // librdkafka trying OAUTHBEARER where it is not offered gets nothing appended.
+    let p: BaseProducer = client(&scram_b, "OAUTHBEARER", "carol", "")
+        .set("message.timeout.ms", "3000")
+        .create()
+        .unwrap();
+    p.send(
+        BaseRecord::<(), str>::to("scram-1")
+            .payload("x")
+            .partition(0),
+    )
+    .unwrap();
+    let _ = p.flush(Duration::from_secs(10));
+    let cons: BaseConsumer = client(&scram_b, "SCRAM-SHA-512", "alice", "alice-secret")
+        .create()
+        .unwrap();
+    let (_, hi) = cons
+        .fetch_watermarks("scram-1", 0, Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(hi, 1);
 }

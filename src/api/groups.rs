@@ -69,31 +69,54 @@ pub async fn handle_find_coordinator(
     } else {
         error::COORDINATOR_NOT_AVAILABLE
     };
-    let node = BrokerId(if code == error::NONE {
-        state.cluster.node_id
+    // The caller must be able to describe the group or transactional id it looks up.
+    let (resource, denied) = if req.key_type == 1 {
+        (
+            acl::resource::TRANSACTIONAL_ID,
+            super::code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        )
     } else {
-        -1
-    });
+        (acl::resource::GROUP, GROUP_AUTHORIZATION_FAILED)
+    };
+    let answer = |key: &str| {
+        let c = if !super::allowed(state, acl::op::DESCRIBE, resource, key) {
+            denied
+        } else {
+            code
+        };
+        let node = BrokerId(if c == error::NONE {
+            state.cluster.node_id
+        } else {
+            -1
+        });
+        (c, node)
+    };
     let mut resp = FindCoordinatorResponse::default();
     if version >= 4 {
         resp.coordinators = req
             .coordinator_keys
             .iter()
             .map(|k| {
-                let mut c = Coordinator::default();
-                c.key = k.clone();
-                c.node_id = node;
-                c.host = host.clone();
-                c.port = port;
-                c.error_code = code;
-                c
+                let (c, node) = answer(k.as_str());
+                let mut co = Coordinator::default();
+                co.key = k.clone();
+                co.node_id = node;
+                co.host = if c == error::NONE {
+                    host.clone()
+                } else {
+                    str("")
+                };
+                co.port = if c == error::NONE { port } else { -1 };
+                co.error_code = c;
+                co
             })
             .collect();
     } else {
-        resp.error_code = code;
+        let (c, node) = answer(req.key.as_str());
+        resp.error_code = c;
         resp.node_id = node;
-        resp.host = host;
-        resp.port = port;
+        resp.host = if c == error::NONE { host } else { str("") };
+        resp.port = if c == error::NONE { port } else { -1 };
     }
     resp
 }
@@ -285,6 +308,10 @@ pub async fn handle_leave(
         vec![(req.member_id.as_str().to_string(), None)]
     };
     let mut resp = LeaveGroupResponse::default();
+    if !group_allowed(state, acl::op::READ, req.group_id.0.as_str()) {
+        resp.error_code = GROUP_AUTHORIZATION_FAILED;
+        return resp;
+    }
     let Some(g) = state.groups.group(req.group_id.0.as_str()) else {
         resp.error_code = error::UNKNOWN_MEMBER_ID;
         if version >= 3 {
@@ -490,6 +517,30 @@ fn fetch_group_offsets(
         .collect()
 }
 
+/// `fetch_group_offsets` as the caller may see it: the group needs DESCRIBE; topics the caller
+/// may not describe are left out of an all-topics fetch and refused in a named one.
+fn fetch_authorized(
+    state: &BrokerState,
+    group_id: &str,
+    wanted: Wanted,
+) -> Result<Vec<(String, Vec<FetchedOffset>)>, i16> {
+    if !group_allowed(state, acl::op::DESCRIBE, group_id) {
+        return Err(GROUP_AUTHORIZATION_FAILED);
+    }
+    let all = wanted.is_none();
+    let mut out = fetch_group_offsets(state, group_id, wanted);
+    out.retain_mut(|(topic, parts)| {
+        if super::allowed(state, acl::op::DESCRIBE, acl::resource::TOPIC, topic) {
+            return true;
+        }
+        for p in parts.iter_mut() {
+            *p = (p.0, -1, -1, None, super::code::TOPIC_AUTHORIZATION_FAILED);
+        }
+        !all
+    });
+    Ok(out)
+}
+
 pub async fn handle_offset_fetch(
     state: &BrokerState,
     req: OffsetFetchRequest,
@@ -516,8 +567,16 @@ pub async fn handle_offset_fetch(
             });
             let mut rg = OffsetFetchResponseGroup::default();
             rg.group_id = g.group_id.clone();
+            let fetched = match fetch_authorized(state, g.group_id.0.as_str(), wanted) {
+                Ok(f) => f,
+                Err(c) => {
+                    rg.error_code = c;
+                    resp.groups.push(rg);
+                    continue;
+                }
+            };
             rg.error_code = error::NONE;
-            rg.topics = fetch_group_offsets(state, g.group_id.0.as_str(), wanted)
+            rg.topics = fetched
                 .into_iter()
                 .map(|(t, parts)| {
                     let mut rt = OffsetFetchResponseTopics::default();
@@ -551,7 +610,20 @@ pub async fn handle_offset_fetch(
             .map(|t| (t.name.0.as_str().to_string(), t.partition_indexes.clone()))
             .collect()
     });
-    resp.topics = fetch_group_offsets(state, req.group_id.0.as_str(), wanted)
+    let fetched = match fetch_authorized(state, req.group_id.0.as_str(), wanted.clone()) {
+        Ok(f) => f,
+        // Before v2 there is no top-level error: each requested partition carries it.
+        Err(c) if version < 2 => wanted
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(t, ps)| (t, ps.into_iter().map(|p| (p, -1, -1, None, c)).collect()))
+            .collect(),
+        Err(c) => {
+            resp.error_code = c;
+            return resp;
+        }
+    };
+    resp.topics = fetched
         .into_iter()
         .map(|(t, parts)| {
             let mut rt = OffsetFetchResponseTopic::default();
@@ -582,6 +654,10 @@ pub async fn handle_offset_delete(
 ) -> OffsetDeleteResponse {
     let mut resp = OffsetDeleteResponse::default();
     let group_id = req.group_id.0.as_str();
+    if !group_allowed(state, acl::op::DELETE, group_id) {
+        resp.error_code = GROUP_AUTHORIZATION_FAILED;
+        return resp;
+    }
     let Some(g) = state.groups.group(group_id) else {
         resp.error_code = error::GROUP_ID_NOT_FOUND;
         return resp;
@@ -611,7 +687,9 @@ pub async fn handle_offset_delete(
         for p in &t.partitions {
             let mut rp = OffsetDeleteResponsePartition::default();
             rp.partition_index = p.partition_index;
-            rp.error_code = if subscribed.contains(&name) {
+            rp.error_code = if !super::allowed(state, acl::op::READ, acl::resource::TOPIC, &name) {
+                super::code::TOPIC_AUTHORIZATION_FAILED
+            } else if subscribed.contains(&name) {
                 error::GROUP_SUBSCRIBED_TO_TOPIC
             } else if state.cluster.partition(&name, p.partition_index).is_none() {
                 error::UNKNOWN_TOPIC_OR_PARTITION
@@ -708,7 +786,12 @@ pub async fn handle_describe_groups(
         }
         d.group_id = id.clone();
         d.authorized_operations = if req.include_authorized_operations {
-            super::metadata::GROUP_OPS
+            super::authorized_ops(
+                state,
+                acl::resource::GROUP,
+                id.0.as_str(),
+                super::metadata::GROUP_OPS,
+            )
         } else {
             i32::MIN
         };
@@ -929,6 +1012,20 @@ pub async fn handle_consumer_describe(
         let mut d = CgDescribed::default();
         d.group_id = id.clone();
         d.authorized_operations = i32::MIN;
+        if !group_allowed(state, acl::op::DESCRIBE, id.0.as_str()) {
+            d.error_code = GROUP_AUTHORIZATION_FAILED;
+            d.group_state = str("");
+            resp.groups.push(d);
+            continue;
+        }
+        if req.include_authorized_operations {
+            d.authorized_operations = super::authorized_ops(
+                state,
+                acl::resource::GROUP,
+                id.0.as_str(),
+                super::metadata::GROUP_OPS,
+            );
+        }
         let g = state.groups.group(id.0.as_str());
         let g = g.as_ref().map(|g| lock(g));
         match g.as_ref().and_then(|g| g.consumer.as_ref().map(|c| (g, c))) {

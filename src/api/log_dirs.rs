@@ -19,7 +19,14 @@ pub async fn handle_describe_cluster(
     req: DescribeClusterRequest,
     _version: i16,
 ) -> DescribeClusterResponse {
+    use crate::security::acl::{op, resource, CLUSTER_NAME};
     let mut resp = DescribeClusterResponse::default();
+    if !super::allowed(state, op::DESCRIBE, resource::CLUSTER, CLUSTER_NAME) {
+        resp.error_code = code::CLUSTER_AUTHORIZATION_FAILED;
+        resp.error_message = Some(str("Cluster authorization failed."));
+        resp.cluster_authorized_operations = OPS_NOT_REQUESTED;
+        return resp;
+    }
     resp.error_code = code::NONE;
     resp.endpoint_type = req.endpoint_type;
     resp.cluster_id = str(state.cluster.cluster_id.clone());
@@ -35,7 +42,12 @@ pub async fn handle_describe_cluster(
         })
         .collect();
     resp.cluster_authorized_operations = if req.include_cluster_authorized_operations {
-        super::metadata::CLUSTER_OPS
+        super::authorized_ops(
+            state,
+            resource::CLUSTER,
+            CLUSTER_NAME,
+            super::metadata::CLUSTER_OPS,
+        )
     } else {
         OPS_NOT_REQUESTED
     };
@@ -64,6 +76,13 @@ pub async fn handle_describe_log_dirs(
     req: DescribeLogDirsRequest,
     _version: i16,
 ) -> DescribeLogDirsResponse {
+    use crate::security::acl::{op, resource, CLUSTER_NAME};
+    if !super::allowed(state, op::DESCRIBE, resource::CLUSTER, CLUSTER_NAME) {
+        // Kafka answers an unauthorized caller with no log dirs (and the error from v3).
+        let mut resp = DescribeLogDirsResponse::default();
+        resp.error_code = code::CLUSTER_AUTHORIZATION_FAILED;
+        return resp;
+    }
     let wanted: Option<Vec<(String, Vec<i32>)>> = req.topics.map(|ts| {
         ts.into_iter()
             .map(|t| (t.topic.0.as_str().to_string(), t.partitions))

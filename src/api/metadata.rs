@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::broker::BrokerState;
 use crate::cluster::{validate_topic_name, Topic, TopicError};
-use crate::security::acl::{op, resource};
+use crate::security::acl::{op, resource, CLUSTER_NAME};
 
 use super::{code, str, topic_name};
 
@@ -73,7 +73,11 @@ fn topic_entry(state: &BrokerState, t: &Topic, ops: i32) -> MetadataResponseTopi
     mt.topic_id = t.meta.id;
     mt.is_internal = crate::cluster::is_internal(&t.meta.name);
     mt.partitions = partitions(state, t);
-    mt.topic_authorized_operations = ops;
+    mt.topic_authorized_operations = if ops == OPS_NOT_REQUESTED {
+        ops
+    } else {
+        super::authorized_ops(state, resource::TOPIC, &t.meta.name, ops)
+    };
     mt
 }
 
@@ -199,7 +203,7 @@ pub async fn handle(state: &BrokerState, req: MetadataRequest, version: i16) -> 
     resp.controller_id = BrokerId(state.cluster.node_id);
     resp.topics = topics;
     resp.cluster_authorized_operations = if req.include_cluster_authorized_operations {
-        CLUSTER_OPS
+        super::authorized_ops(state, resource::CLUSTER, CLUSTER_NAME, CLUSTER_OPS)
     } else {
         OPS_NOT_REQUESTED
     };

@@ -37,12 +37,41 @@ pub fn allowed(state: &BrokerState, operation: i8, resource_type: i8, name: &str
     if !state.authorizer.enabled() {
         return true;
     }
-    let (principal, host) = CALLER
-        .try_with(|c| c.clone())
-        .unwrap_or_else(|_| ("User:ANONYMOUS".into(), String::new()));
+    let (principal, host) = caller();
     state
         .authorizer
         .authorize(&principal, &host, operation, resource_type, name)
+}
+
+fn caller() -> (String, String) {
+    CALLER
+        .try_with(|c| c.clone())
+        .unwrap_or_else(|_| ("User:ANONYMOUS".into(), String::new()))
+}
+
+/// Whether the caller may do `operation` on some resource of the type (Kafka's
+/// authorizeByResourceType).
+pub fn allowed_on_any(state: &BrokerState, operation: i8, resource_type: i8) -> bool {
+    if !state.authorizer.enabled() {
+        return true;
+    }
+    let (principal, host) = caller();
+    state
+        .authorizer
+        .authorize_by_resource_type(&principal, &host, operation, resource_type)
+}
+
+/// The caller's authorized-operations bitfield for a resource: the bits of `all` (one per
+/// operation code) the authorizer allows, as Kafka reports them in Metadata and the Describe
+/// APIs.
+pub fn authorized_ops(state: &BrokerState, resource_type: i8, name: &str, all: i32) -> i32 {
+    if !state.authorizer.enabled() {
+        return all;
+    }
+    (0..31)
+        .filter(|bit| all & (1 << bit) != 0)
+        .filter(|bit| allowed(state, *bit as i8, resource_type, name))
+        .fold(0, |acc, bit| acc | (1 << bit))
 }
 
 /// Kafka error codes used by the handlers.

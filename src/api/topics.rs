@@ -298,12 +298,14 @@ pub async fn handle_describe_partitions(
     } else {
         req.response_partition_limit as usize
     };
+    // Listing every topic leaves out those the caller may not describe, as Metadata does.
     let mut names: Vec<String> = if req.topics.is_empty() {
         state
             .cluster
             .topics()
             .iter()
             .map(|t| t.meta.name.clone())
+            .filter(|n| super::allowed(state, op::DESCRIBE, resource::TOPIC, n))
             .collect()
     } else {
         req.topics
@@ -335,7 +337,14 @@ pub async fn handle_describe_partitions(
         let mut dt = DescribeTopicPartitionsResponseTopic::default();
         dt.name = Some(topic_name(name.clone()));
         // DescribeTopicPartitions has no include flag: Kafka always fills it in.
-        dt.topic_authorized_operations = super::metadata::TOPIC_OPS;
+        dt.topic_authorized_operations =
+            super::authorized_ops(state, resource::TOPIC, &name, super::metadata::TOPIC_OPS);
+        if !super::allowed(state, op::DESCRIBE, resource::TOPIC, &name) {
+            dt.error_code = code::TOPIC_AUTHORIZATION_FAILED;
+            dt.topic_authorized_operations = super::metadata::OPS_NOT_REQUESTED;
+            topics.push(dt);
+            continue;
+        }
         let Some(t) = state.cluster.topic(&name) else {
             dt.error_code = code::UNKNOWN_TOPIC_OR_PARTITION;
             topics.push(dt);

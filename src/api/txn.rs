@@ -12,6 +12,7 @@ use crate::group::CommitItem;
 use crate::txn::coordinator::{code as txn_code, TxnCoordinator};
 
 use super::{code, str};
+use crate::security::acl::{op, resource, CLUSTER_NAME};
 
 pub async fn handle_init_producer_id(
     state: &BrokerState,
@@ -21,7 +22,6 @@ pub async fn handle_init_producer_id(
     let mut resp = InitProducerIdResponse::default();
     resp.producer_id = ProducerId(-1);
     resp.producer_epoch = -1;
-    use crate::security::acl::{op, resource, CLUSTER_NAME};
     let txn_id = req
         .transactional_id
         .as_ref()
@@ -29,7 +29,11 @@ pub async fn handle_init_producer_id(
         .filter(|t| !t.is_empty());
     let permitted = match txn_id {
         Some(id) => super::allowed(state, op::WRITE, resource::TRANSACTIONAL_ID, id),
-        None => super::allowed(state, op::IDEMPOTENT_WRITE, resource::CLUSTER, CLUSTER_NAME),
+        // KIP-679: WRITE on any topic is enough for an idempotent producer.
+        None => {
+            super::allowed(state, op::IDEMPOTENT_WRITE, resource::CLUSTER, CLUSTER_NAME)
+                || super::allowed_on_any(state, op::WRITE, resource::TOPIC)
+        }
     };
     if !permitted {
         resp.error_code = if txn_id.is_some() {
@@ -109,6 +113,38 @@ fn flatten(
         .collect()
 }
 
+/// Kafka's checks before adding partitions: WRITE on the transactional id (else every partition
+/// fails with TRANSACTIONAL_ID_AUTHORIZATION_FAILED), then WRITE on each topic (the refused ones
+/// fail with TOPIC_AUTHORIZATION_FAILED, the rest with OPERATION_NOT_ATTEMPTED).
+fn txn_partitions_denied(
+    state: &BrokerState,
+    txn_id: &str,
+    parts: &[(String, i32)],
+) -> Option<Vec<i16>> {
+    if !super::allowed(state, op::WRITE, resource::TRANSACTIONAL_ID, txn_id) {
+        return Some(vec![
+            code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+            parts.len()
+        ]);
+    }
+    let refused: Vec<bool> = parts
+        .iter()
+        .map(|(t, _)| !super::allowed(state, op::WRITE, resource::TOPIC, t))
+        .collect();
+    refused.iter().any(|r| *r).then(|| {
+        refused
+            .iter()
+            .map(|r| {
+                if *r {
+                    code::TOPIC_AUTHORIZATION_FAILED
+                } else {
+                    txn_code::OPERATION_NOT_ATTEMPTED
+                }
+            })
+            .collect()
+    })
+}
+
 pub async fn handle_add_partitions(
     state: &BrokerState,
     req: AddPartitionsToTxnRequest,
@@ -117,6 +153,12 @@ pub async fn handle_add_partitions(
     let mut resp = AddPartitionsToTxnResponse::default();
     if version <= 3 {
         let parts = flatten(&req.v3_and_below_topics);
+        if let Some(codes) =
+            txn_partitions_denied(state, req.v3_and_below_transactional_id.0.as_str(), &parts)
+        {
+            resp.results_by_topic_v3_and_below = topic_results(&req.v3_and_below_topics, &codes);
+            return resp;
+        }
         let codes = state.txns.add_partitions(
             state,
             req.v3_and_below_transactional_id.0.as_str(),
@@ -126,6 +168,11 @@ pub async fn handle_add_partitions(
             false,
         );
         resp.results_by_topic_v3_and_below = topic_results(&req.v3_and_below_topics, &codes);
+        return resp;
+    }
+    // The batched form (v4+) is broker-to-broker in Kafka: it needs CLUSTER_ACTION.
+    if !super::allowed(state, op::CLUSTER_ACTION, resource::CLUSTER, CLUSTER_NAME) {
+        resp.error_code = code::CLUSTER_AUTHORIZATION_FAILED;
         return resp;
     }
     for t in &req.transactions {
@@ -152,6 +199,19 @@ pub async fn handle_add_offsets(
     _version: i16,
 ) -> AddOffsetsToTxnResponse {
     let mut resp = AddOffsetsToTxnResponse::default();
+    if !super::allowed(
+        state,
+        op::WRITE,
+        resource::TRANSACTIONAL_ID,
+        req.transactional_id.0.as_str(),
+    ) {
+        resp.error_code = code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+        return resp;
+    }
+    if !super::allowed(state, op::READ, resource::GROUP, req.group_id.0.as_str()) {
+        resp.error_code = code::GROUP_AUTHORIZATION_FAILED;
+        return resp;
+    }
     resp.error_code = match TxnCoordinator::offsets_partition(state, req.group_id.0.as_str()) {
         Err(c) => c,
         Ok(part) => state
@@ -177,6 +237,17 @@ pub async fn handle_end_txn(
     _version: i16,
 ) -> EndTxnResponse {
     let mut resp = EndTxnResponse::default();
+    if !super::allowed(
+        state,
+        op::WRITE,
+        resource::TRANSACTIONAL_ID,
+        req.transactional_id.0.as_str(),
+    ) {
+        resp.error_code = code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+        resp.producer_id = ProducerId(-1);
+        resp.producer_epoch = -1;
+        return resp;
+    }
     match state.txns.end(
         state,
         req.transactional_id.0.as_str(),
@@ -207,8 +278,21 @@ pub async fn handle_txn_offset_commit(
         TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
     };
     let group = req.group_id.0.as_str().to_string();
+    let denied = if !super::allowed(
+        state,
+        op::WRITE,
+        resource::TRANSACTIONAL_ID,
+        req.transactional_id.0.as_str(),
+    ) {
+        code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    } else if !super::allowed(state, op::READ, resource::GROUP, &group) {
+        code::GROUP_AUTHORIZATION_FAILED
+    } else {
+        code::NONE
+    };
     // The producer must own the transaction, and the group must be part of it.
     let owner = match state.txns.get(req.transactional_id.0.as_str()) {
+        _ if denied != code::NONE => denied,
         None => txn_code::INVALID_PRODUCER_ID_MAPPING,
         Some(t) => {
             let m = t.lock().unwrap_or_else(|p| p.into_inner());
@@ -253,8 +337,23 @@ pub async fn handle_txn_offset_commit(
             })
         })
         .collect();
+    let topic_refused: Vec<bool> = items
+        .iter()
+        .map(|i| !super::allowed(state, op::READ, resource::TOPIC, &i.topic))
+        .collect();
     let codes = if member_code != code::NONE {
         vec![member_code; items.len()]
+    } else if topic_refused.iter().any(|r| *r) {
+        topic_refused
+            .iter()
+            .map(|r| {
+                if *r {
+                    code::TOPIC_AUTHORIZATION_FAILED
+                } else {
+                    code::NONE
+                }
+            })
+            .collect()
     } else {
         state.groups.get_or_create(&group);
         state.groups.txn_commit(
@@ -299,6 +398,18 @@ pub async fn handle_describe_transactions(
     for id in &req.transactional_ids {
         let mut ts = TransactionState::default();
         ts.transactional_id = id.clone();
+        if !super::allowed(
+            state,
+            op::DESCRIBE,
+            resource::TRANSACTIONAL_ID,
+            id.0.as_str(),
+        ) {
+            ts.error_code = code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+            ts.producer_id = ProducerId(-1);
+            ts.producer_epoch = -1;
+            resp.transaction_states.push(ts);
+            continue;
+        }
         match state.txns.get(id.0.as_str()) {
             None => {
                 ts.error_code = txn_code::TRANSACTIONAL_ID_NOT_FOUND;
@@ -379,7 +490,9 @@ pub async fn handle_list_transactions(
         if req.duration_filter >= 0 && (m.start_ms < 0 || now - m.start_ms < req.duration_filter) {
             continue;
         }
-        if pattern.as_ref().is_some_and(|r| !r.is_match(&m.id)) {
+        if pattern.as_ref().is_some_and(|r| !r.is_match(&m.id))
+            || !super::allowed(state, op::DESCRIBE, resource::TRANSACTIONAL_ID, &m.id)
+        {
             continue;
         }
         let mut ts = TransactionState::default();
@@ -406,6 +519,11 @@ pub async fn handle_describe_producers(
         for p in &t.partition_indexes {
             let mut pr = PartitionResponse::default();
             pr.partition_index = *p;
+            if !super::allowed(state, op::READ, resource::TOPIC, t.name.0.as_str()) {
+                pr.error_code = code::TOPIC_AUTHORIZATION_FAILED;
+                tr.partitions.push(pr);
+                continue;
+            }
             match state.cluster.partition(t.name.0.as_str(), *p) {
                 None => pr.error_code = code::UNKNOWN_TOPIC_OR_PARTITION,
                 Some(part) => {

@@ -149,6 +149,23 @@ impl Default for Config {
 }
 
 impl Config {
+    /// This config as listener `name` sees it: every `listener.name.<name>.<setting>` (the
+    /// listener name in lower case, as Kafka spells it) replaces `<setting>`. Mechanism-scoped
+    /// settings keep their prefix (`listener.name.l.scram-sha-256.sasl.jaas.config` becomes
+    /// `scram-sha-256.sasl.jaas.config`).
+    pub fn for_listener(&self, name: &str) -> Config {
+        let prefix = format!("listener.name.{}.", name.to_ascii_lowercase());
+        let mut view = self.clone();
+        for (k, v) in &self.props {
+            if let Some(rest) = k.strip_prefix(&prefix) {
+                view.props.insert(rest.to_string(), v.clone());
+            }
+        }
+        view
+    }
+}
+
+impl Config {
     /// Builds a config from explicit properties (Kafka names); everything else defaults.
     pub fn from_props(props: BTreeMap<String, String>) -> Result<Config, ConfigError> {
         for (k, v) in &props {

@@ -192,6 +192,46 @@ impl Authorizer {
         allowed || !any_for_resource && self.allow_if_no_acl
     }
 
+    /// Whether `principal` may do `operation` on at least one resource of the type, the question
+    /// Kafka asks (KIP-679) to let a principal with WRITE on some topic produce idempotently
+    /// without IDEMPOTENT_WRITE on the cluster. An ALLOW counts unless a DENY covers it whole.
+    pub fn authorize_by_resource_type(
+        &self,
+        principal: &str,
+        host: &str,
+        operation: i8,
+        resource_type: i8,
+    ) -> bool {
+        if !self.enabled || self.super_users.iter().any(|s| s == principal) {
+            return true;
+        }
+        let acls = self.acls.read().unwrap_or_else(|p| p.into_inner());
+        let relevant = acls.iter().filter(|b| {
+            b.resource_type == resource_type
+                && (b.principal == principal || b.principal == "User:*")
+                && (b.host == "*" || b.host == host)
+                && (b.operation == operation || b.operation == op::ALL)
+        });
+        let (mut deny_literal, mut deny_prefix) = (Vec::new(), Vec::new());
+        let (mut allow_literal, mut allow_prefix) = (Vec::new(), Vec::new());
+        for b in relevant {
+            let name = b.resource_name.as_str();
+            match (b.permission, b.pattern_type) {
+                (permission::DENY, pattern::LITERAL) if name == "*" => return false,
+                (permission::DENY, pattern::LITERAL) => deny_literal.push(name),
+                (permission::DENY, pattern::PREFIXED) => deny_prefix.push(name),
+                (permission::ALLOW, pattern::LITERAL) => allow_literal.push(name),
+                (permission::ALLOW, pattern::PREFIXED) => allow_prefix.push(name),
+                _ => {}
+            }
+        }
+        let prefix_denied = |n: &str| deny_prefix.iter().any(|d| n.starts_with(d));
+        allow_prefix.iter().any(|a| !prefix_denied(a))
+            || allow_literal
+                .iter()
+                .any(|a| *a == "*" || !deny_literal.contains(a) && !prefix_denied(a))
+    }
+
     fn persist(&self, acls: &[AclBinding]) -> std::io::Result<()> {
         let json = serde_json::to_vec_pretty(acls).map_err(std::io::Error::other)?;
         let tmp = self.path.with_extension("tmp");

@@ -2,6 +2,7 @@
 //! SASL authentication (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) and the SCRAM user store.
 
 pub mod acl;
+pub mod oauth;
 pub mod sasl;
 pub mod scram;
 pub mod tls;
@@ -75,6 +76,68 @@ pub fn enabled_mechanisms(config: &Config) -> Vec<String> {
     }
 }
 
+/// What one listener requires, from the config as that listener sees it
+/// (`listener.name.<listener>.*` overrides, see `Config::for_listener`).
+pub struct ListenerSecurity {
+    pub protocol: SecurityProtocol,
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    pub mechanisms: Vec<String>,
+    pub oauth: oauth::Validator,
+    /// `connections.max.reauth.ms`, and per-mechanism overrides
+    /// (`<mechanism>.connections.max.reauth.ms`, mechanism in lower case).
+    reauth_ms: i64,
+    reauth_by_mechanism: Vec<(String, i64)>,
+}
+
+impl ListenerSecurity {
+    pub fn build(config: &Config, name: &str) -> Result<ListenerSecurity, String> {
+        let protocol = protocol_of(config, name)?;
+        let view = config.for_listener(name);
+        let tls = if protocol.needs_tls() {
+            Some(tls::acceptor(&view).map_err(|e| format!("listener {name}: {e}"))?)
+        } else {
+            None
+        };
+        let mechanisms = enabled_mechanisms(&view);
+        let ms = |k: &str| view.props.get(k).and_then(|v| v.trim().parse::<i64>().ok());
+        let reauth_by_mechanism = mechanisms
+            .iter()
+            .filter_map(|m| {
+                ms(&format!(
+                    "{}.connections.max.reauth.ms",
+                    m.to_ascii_lowercase()
+                ))
+                .map(|v| (m.clone(), v))
+            })
+            .collect();
+        if protocol.needs_sasl() && mechanisms.iter().any(|m| m == "OAUTHBEARER") {
+            tracing::warn!(
+                "listener {name}: OAUTHBEARER accepts unsecured (unsigned) tokens, as Kafka's default validator does; use it for development only"
+            );
+        }
+        Ok(ListenerSecurity {
+            protocol,
+            tls,
+            oauth: oauth::Validator::from_config(&view),
+            mechanisms,
+            reauth_ms: ms("connections.max.reauth.ms").unwrap_or(0),
+            reauth_by_mechanism,
+        })
+    }
+
+    /// The session lifetime for `mechanism` (0: no re-authentication required).
+    pub fn reauth_ms(&self, mechanism: Option<&str>) -> i64 {
+        mechanism
+            .and_then(|m| {
+                self.reauth_by_mechanism
+                    .iter()
+                    .find(|(n, _)| n == m)
+                    .map(|(_, v)| *v)
+            })
+            .unwrap_or(self.reauth_ms)
+    }
+}
+
 /// Users to create at start: `sasl.users` (`name:password,...`) plus the `user_NAME="PASSWORD"`
 /// entries of any `*sasl.jaas.config` (Kafka's PlainLoginModule convention).
 pub fn bootstrap_users(config: &Config) -> String {
@@ -137,5 +200,36 @@ mod tests {
         );
         assert!(protocol_of(&c, "OTHER").is_err());
         assert_eq!(bootstrap_users(&c), "admin:a,alice:s3cret");
+    }
+
+    #[test]
+    fn listener_overrides() {
+        let mut props = BTreeMap::new();
+        props.insert(
+            "listeners".to_string(),
+            "PLAINTEXT://:9092,INTERNAL://:9093,EXTERNAL://:9094".to_string(),
+        );
+        props.insert(
+            "listener.security.protocol.map".to_string(),
+            "PLAINTEXT:PLAINTEXT,INTERNAL:SASL_PLAINTEXT,EXTERNAL:SASL_PLAINTEXT".to_string(),
+        );
+        props.insert("sasl.enabled.mechanisms".to_string(), "PLAIN".to_string());
+        props.insert("connections.max.reauth.ms".to_string(), "60000".to_string());
+        props.insert(
+            "listener.name.external.sasl.enabled.mechanisms".to_string(),
+            "SCRAM-SHA-512,OAUTHBEARER".to_string(),
+        );
+        props.insert(
+            "listener.name.external.oauthbearer.connections.max.reauth.ms".to_string(),
+            "5000".to_string(),
+        );
+        let c = Config::from_props(props).unwrap();
+        let internal = ListenerSecurity::build(&c, "INTERNAL").unwrap();
+        assert_eq!(internal.mechanisms, vec!["PLAIN"]);
+        assert_eq!(internal.reauth_ms(Some("PLAIN")), 60000);
+        let external = ListenerSecurity::build(&c, "EXTERNAL").unwrap();
+        assert_eq!(external.mechanisms, vec!["SCRAM-SHA-512", "OAUTHBEARER"]);
+        assert_eq!(external.reauth_ms(Some("OAUTHBEARER")), 5000);
+        assert_eq!(external.reauth_ms(Some("SCRAM-SHA-512")), 60000);
     }
 }

@@ -1,8 +1,9 @@
 //! The server side of SASL on one connection: SaslHandshake picks a mechanism, SaslAuthenticate
-//! carries the mechanism's messages (PLAIN in one step, SCRAM in two). Until it succeeds only
+//! carries the mechanism's messages (PLAIN and OAUTHBEARER in one step, SCRAM in two). Until it succeeds only
 //! ApiVersions and these two requests are served; a failure answers
 //! SASL_AUTHENTICATION_FAILED and the connection closes.
 
+use super::oauth;
 use super::scram::{self, Mechanism};
 use super::users::Users;
 
@@ -24,12 +25,18 @@ enum Step {
         server_first: String,
         nonce: String,
     },
+    /// OAUTHBEARER: the error challenge was sent; the client's 0x01 ends the exchange.
+    OAuthRefused(String),
     Done,
 }
 
 pub struct SaslSession {
     step: Step,
     pub principal: Option<String>,
+    /// The mechanism of the current (or last) authentication.
+    pub mechanism: Option<String>,
+    /// When the credential itself expires (an OAUTHBEARER token's `exp`), in ms since the epoch.
+    pub credential_expiry_ms: Option<i64>,
 }
 
 /// What a SaslAuthenticate produced.
@@ -47,6 +54,8 @@ impl Default for SaslSession {
         SaslSession {
             step: Step::Start,
             principal: None,
+            mechanism: None,
+            credential_expiry_ms: None,
         }
     }
 }
@@ -65,15 +74,39 @@ impl SaslSession {
         match self.step {
             Step::Start | Step::Done => {
                 self.step = Step::Chosen(mechanism.to_string());
+                self.mechanism = Some(mechanism.to_string());
                 Ok(())
             }
             _ => Err(ILLEGAL_SASL_STATE),
         }
     }
 
-    pub fn authenticate(&mut self, bytes: &[u8], users: &Users) -> AuthOutcome {
+    pub fn authenticate(
+        &mut self,
+        bytes: &[u8],
+        users: &Users,
+        oauth: &oauth::Validator,
+    ) -> AuthOutcome {
         let step = std::mem::replace(&mut self.step, Step::Start);
         match step {
+            Step::Chosen(m) if m == "OAUTHBEARER" => {
+                match oauth.validate(bytes, crate::log::segment::now_ms()) {
+                    Ok((principal, expiry)) => {
+                        self.principal = Some(format!("User:{principal}"));
+                        self.credential_expiry_ms = Some(expiry);
+                        self.step = Step::Done;
+                        AuthOutcome::Done(Vec::new())
+                    }
+                    Err(refusal) => {
+                        self.step = Step::OAuthRefused(refusal.message.clone());
+                        AuthOutcome::Continue(refusal.challenge())
+                    }
+                }
+            }
+            Step::OAuthRefused(msg) => AuthOutcome::Failed(
+                SASL_AUTHENTICATION_FAILED,
+                format!("Authentication failed: {msg}"),
+            ),
             Step::Chosen(m) if m == "PLAIN" => {
                 // authzid NUL authcid NUL password
                 let parts: Vec<&[u8]> = bytes.split(|b| *b == 0).collect();
@@ -98,6 +131,7 @@ impl SaslSession {
                     );
                 }
                 self.principal = Some(format!("User:{user}"));
+                self.credential_expiry_ms = None;
                 self.step = Step::Done;
                 AuthOutcome::Done(Vec::new())
             }
@@ -155,6 +189,7 @@ impl SaslSession {
                 ) {
                     Ok(server_final) => {
                         self.principal = Some(format!("User:{user}"));
+                        self.credential_expiry_ms = None;
                         self.step = Step::Done;
                         AuthOutcome::Done(server_final.into_bytes())
                     }

@@ -43,7 +43,7 @@ pub async fn serve(
         m.connections_total.inc();
     }
     if info.protocol.needs_tls() {
-        let Some(acceptor) = state.tls.clone() else {
+        let Some(acceptor) = info.security.tls.clone() else {
             tracing::error!("no TLS configuration for listener {}", info.name);
             return;
         };
@@ -100,12 +100,6 @@ async fn read_loop<R: AsyncRead + Unpin>(
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
     let needs_sasl = info.protocol.needs_sasl();
     let mut sasl = SaslSession::default();
-    let reauth_ms: i64 = state
-        .config
-        .props
-        .get("connections.max.reauth.ms")
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
     let mut session_expiry: Option<std::time::Instant> = None;
     // On SSL listeners the certificate names the principal; SASL overrides it.
     let tls_principal = tls_principal.or_else(|| {
@@ -165,7 +159,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
         };
         if needs_sasl {
             if matches!(frame.api, ApiKey::SaslHandshake | ApiKey::SaslAuthenticate) {
-                let (bytes, failure) = sasl_step(&mut sasl, state, &frame, reauth_ms)?;
+                let before = sasl.authenticated().then(|| sasl.principal.clone());
+                let (bytes, failure, lifetime_ms) = sasl_step(&mut sasl, state, info, &frame)?;
                 if tx.send(Pending::Ready(bytes)).await.is_err() {
                     return Ok(());
                 }
@@ -173,10 +168,17 @@ async fn read_loop<R: AsyncRead + Unpin>(
                     return Err(format!("SASL authentication failed: {reason}"));
                 }
                 if sasl.authenticated() && frame.api == ApiKey::SaslAuthenticate {
-                    // KIP-368: the session lasts connections.max.reauth.ms; the client must
-                    // re-authenticate on this connection before then.
-                    session_expiry = (reauth_ms > 0).then(|| {
-                        std::time::Instant::now() + Duration::from_millis(reauth_ms as u64)
+                    if let Some(before) = before.filter(|b| *b != sasl.principal) {
+                        // KIP-368: re-authentication may not switch identities.
+                        return Err(format!(
+                            "re-authentication as {:?} on a connection authenticated as {:?}",
+                            sasl.principal, before
+                        ));
+                    }
+                    // KIP-368: the session lasts connections.max.reauth.ms (or until the token
+                    // expires); the client must re-authenticate on this connection before then.
+                    session_expiry = (lifetime_ms > 0).then(|| {
+                        std::time::Instant::now() + Duration::from_millis(lifetime_ms as u64)
                     });
                 }
                 continue;
@@ -228,9 +230,10 @@ async fn read_loop<R: AsyncRead + Unpin>(
 fn sasl_step(
     sasl: &mut SaslSession,
     state: &BrokerState,
+    info: &super::ListenerInfo,
     frame: &protocol::Frame,
-    reauth_ms: i64,
-) -> Result<(Bytes, Option<String>), String> {
+) -> Result<(Bytes, Option<String>, i64), String> {
+    let security = &info.security;
     use kafka_protocol::messages::{
         SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest,
         SaslHandshakeResponse,
@@ -239,22 +242,22 @@ fn sasl_step(
     if frame.api == ApiKey::SaslHandshake {
         let req: SaslHandshakeRequest = protocol::decode_body(frame).map_err(|e| e.to_string())?;
         let mut resp = SaslHandshakeResponse::default();
-        resp.mechanisms = state
-            .sasl_mechanisms
+        resp.mechanisms = security
+            .mechanisms
             .iter()
             .map(|m| kafka_protocol::protocol::StrBytes::from_string(m.clone()))
             .collect();
-        let result = sasl.handshake(req.mechanism.as_str(), &state.sasl_mechanisms);
+        let result = sasl.handshake(req.mechanism.as_str(), &security.mechanisms);
         resp.error_code = result.err().unwrap_or(0);
         let failure = result
             .err()
             .map(|_| format!("mechanism {} is not enabled", req.mechanism.as_str()));
         let b = protocol::encode_response(frame.api, frame.version, cid, &resp)?;
-        return Ok((b, failure));
+        return Ok((b, failure, 0));
     }
     let req: SaslAuthenticateRequest = protocol::decode_body(frame).map_err(|e| e.to_string())?;
     let mut resp = SaslAuthenticateResponse::default();
-    let failure = match sasl.authenticate(&req.auth_bytes, &state.users) {
+    let failure = match sasl.authenticate(&req.auth_bytes, &state.users, &security.oauth) {
         AuthOutcome::Continue(b) => {
             resp.auth_bytes = b.into();
             None
@@ -270,12 +273,19 @@ fn sasl_step(
             Some(msg)
         }
     };
+    // The session ends at connections.max.reauth.ms or when the token expires, whichever is
+    // first; with no max.reauth there is no re-authentication, as in Kafka.
+    let reauth_ms = security.reauth_ms(sasl.mechanism.as_deref()).max(0);
+    let lifetime_ms = match sasl.credential_expiry_ms {
+        Some(exp) if reauth_ms > 0 => reauth_ms.min((exp - crate::log::segment::now_ms()).max(1)),
+        _ => reauth_ms,
+    };
     // session_lifetime_ms exists from v1; 0 means no re-authentication is required.
     if frame.version >= 1 && failure.is_none() && sasl.authenticated() {
-        resp.session_lifetime_ms = reauth_ms.max(0);
+        resp.session_lifetime_ms = lifetime_ms;
     }
     let b = protocol::encode_response(frame.api, frame.version, cid, &resp)?;
-    Ok((b, failure))
+    Ok((b, failure, lifetime_ms))
 }
 
 async fn write_loop<W: AsyncWrite + Unpin>(

@@ -12,10 +12,11 @@ use tokio::task::JoinSet;
 use crate::broker::BrokerState;
 
 /// Which listener a connection came in on, and what it requires.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ListenerInfo {
     pub name: String,
     pub protocol: crate::security::SecurityProtocol,
+    pub security: Arc<crate::security::ListenerSecurity>,
 }
 
 /// Accepts until shutdown, then waits (bounded) for open connections to finish in-flight work.
