@@ -41,7 +41,7 @@ declare -A SCEN_TESTS=(
     [ssl-requested]="0097"
     [acl]="0115 0119"
     [acl-super]="0081@Acls"
-    [sasl_plaintext]="0135 0142 0142@producer 0142@reauth_failure 0081@authorized"
+    [sasl_plaintext]="0135 0142 0142@producer 0142@reauth_failure 0081@authorized 0081@DescribeCluster 0081@with_authorized_ops"
     [sasl_scram]="0135 0142@producer 0142@reauth_failure"
     [sasl_ssl]="0097 0135 0142@producer 0142@reauth_failure"
 )
