@@ -100,6 +100,7 @@ pub mod code {
     pub const GROUP_AUTHORIZATION_FAILED: i16 = 30;
     pub const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
     pub const INVALID_TXN_STATE: i16 = 48;
+    pub const NOT_ENOUGH_REPLICAS: i16 = 19;
 }
 
 pub fn str(s: impl Into<String>) -> StrBytes {

@@ -7,8 +7,10 @@ use kafka_protocol::messages::produce_response::{
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use crate::broker::BrokerState;
-use crate::log::batch::BatchError;
+use crate::log::batch::{BatchError, BatchHeader};
+use crate::log::partition::Partition;
 use crate::log::LogError;
+use crate::txn::coordinator::code as txn_code;
 
 use super::{code, str};
 
@@ -23,12 +25,72 @@ fn partition_error(index: i32, error: i16, message: Option<String>) -> Partition
     r
 }
 
+/// A transactional batch's partition must be part of its transaction before it is written.
+/// Produce v12+ (transactions v2) adds it implicitly; older versions only verify that the
+/// producer added it (KIP-890 part 1, `transaction.partition.verification.enable`). Only the
+/// transaction's first write to the partition reaches the coordinator. Errors are mapped as
+/// Kafka's partition leader maps them for each request version.
+async fn join_transaction(
+    state: &BrokerState,
+    txn_id: &str,
+    part: &Partition,
+    h: &BatchHeader,
+    version: i16,
+) -> Result<(), i16> {
+    if part.in_transaction(h.producer_id, h.producer_epoch) {
+        return Ok(());
+    }
+    let add = version >= 12;
+    if !add && !state.txns.verification {
+        return Ok(());
+    }
+    let target = [(part.topic.clone(), part.index)];
+    let mut waited_ms = 0;
+    loop {
+        let c = state
+            .txns
+            .add_partitions(
+                state,
+                txn_id,
+                h.producer_id,
+                h.producer_epoch,
+                &target,
+                !add,
+                add,
+            )
+            .first()
+            .copied()
+            .unwrap_or(code::NONE);
+        return Err(match c {
+            code::NONE => return Ok(()),
+            // The previous transaction's markers may still be going out: retry briefly.
+            txn_code::CONCURRENT_TRANSACTIONS if add && waited_ms < 100 => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                waited_ms += 20;
+                continue;
+            }
+            txn_code::CONCURRENT_TRANSACTIONS if add => c,
+            txn_code::CONCURRENT_TRANSACTIONS | txn_code::COORDINATOR_NOT_AVAILABLE => {
+                code::NOT_ENOUGH_REPLICAS
+            }
+            txn_code::PRODUCER_FENCED => txn_code::INVALID_PRODUCER_EPOCH,
+            txn_code::TRANSACTION_ABORTABLE if version < 11 => txn_code::INVALID_TXN_STATE,
+            other => other,
+        });
+    }
+}
+
 pub async fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> ProduceResponse {
     use crate::security::acl::{op, resource};
     let acks_ok = matches!(req.acks, -1..=1);
-    let txn_denied = req.transactional_id.as_ref().is_some_and(|t| {
-        !super::allowed(state, op::WRITE, resource::TRANSACTIONAL_ID, t.0.as_str())
-    });
+    let txn_id = req
+        .transactional_id
+        .as_ref()
+        .map(|t| t.0.as_str().to_string())
+        .filter(|t| !t.is_empty());
+    let txn_denied = txn_id
+        .as_ref()
+        .is_some_and(|t| !super::allowed(state, op::WRITE, resource::TRANSACTIONAL_ID, t));
     let mut responses = Vec::with_capacity(req.topic_data.len());
     for td in req.topic_data {
         let topic = if td.topic_id.is_nil() {
@@ -85,6 +147,17 @@ pub async fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> P
                 continue;
             };
             let records = pd.records.unwrap_or_default();
+            if let Some(h) = BatchHeader::parse(&records).filter(|h| h.is_transactional()) {
+                // Transactional records need the transactional id they belong to.
+                let joined = match &txn_id {
+                    None => Err(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
+                    Some(id) => join_transaction(state, id, &p, &h, version).await,
+                };
+                if let Err(c) = joined {
+                    parts.push(partition_error(pd.index, c, None));
+                    continue;
+                }
+            }
             match p.append(&records) {
                 Ok(info) => {
                     if let Some(m) = crate::metrics::get() {

@@ -166,6 +166,7 @@ pub async fn handle_add_partitions(
             req.v3_and_below_producer_epoch,
             &parts,
             false,
+            false,
         );
         resp.results_by_topic_v3_and_below = topic_results(&req.v3_and_below_topics, &codes);
         return resp;
@@ -184,6 +185,7 @@ pub async fn handle_add_partitions(
             t.producer_epoch,
             &parts,
             t.verify_only,
+            !t.verify_only,
         );
         let mut r = AddPartitionsToTxnResult::default();
         r.transactional_id = t.transactional_id.clone();
@@ -223,6 +225,7 @@ pub async fn handle_add_offsets(
                 req.producer_epoch,
                 &[part],
                 false,
+                false,
             )
             .first()
             .copied()
@@ -234,7 +237,7 @@ pub async fn handle_add_offsets(
 pub async fn handle_end_txn(
     state: &BrokerState,
     req: EndTxnRequest,
-    _version: i16,
+    version: i16,
 ) -> EndTxnResponse {
     let mut resp = EndTxnResponse::default();
     if !super::allowed(
@@ -254,6 +257,7 @@ pub async fn handle_end_txn(
         req.producer_id.0,
         req.producer_epoch,
         req.committed,
+        version >= 5,
     ) {
         Ok((pid, epoch)) => {
             resp.error_code = code::NONE;
@@ -272,7 +276,7 @@ pub async fn handle_end_txn(
 pub async fn handle_txn_offset_commit(
     state: &BrokerState,
     req: TxnOffsetCommitRequest,
-    _version: i16,
+    version: i16,
 ) -> TxnOffsetCommitResponse {
     use kafka_protocol::messages::txn_offset_commit_response::{
         TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
@@ -290,9 +294,40 @@ pub async fn handle_txn_offset_commit(
     } else {
         code::NONE
     };
+    // Transactions v2 (v5+): the group's offsets partition joins the transaction implicitly,
+    // as Kafka's group coordinator adds it instead of the client's AddOffsetsToTxn.
+    let implicit = if denied == code::NONE && version >= 5 {
+        match TxnCoordinator::offsets_partition(state, &group) {
+            Err(c) => c,
+            Ok(part) => {
+                let c = state
+                    .txns
+                    .add_partitions(
+                        state,
+                        req.transactional_id.0.as_str(),
+                        req.producer_id.0,
+                        req.producer_epoch,
+                        &[part],
+                        false,
+                        true,
+                    )
+                    .first()
+                    .copied()
+                    .unwrap_or(code::NONE);
+                if c == txn_code::PRODUCER_FENCED {
+                    txn_code::INVALID_PRODUCER_EPOCH
+                } else {
+                    c
+                }
+            }
+        }
+    } else {
+        code::NONE
+    };
     // The producer must own the transaction, and the group must be part of it.
     let owner = match state.txns.get(req.transactional_id.0.as_str()) {
         _ if denied != code::NONE => denied,
+        _ if implicit != code::NONE => implicit,
         None => txn_code::INVALID_PRODUCER_ID_MAPPING,
         Some(t) => {
             let m = t.lock().unwrap_or_else(|p| p.into_inner());

@@ -105,6 +105,9 @@ const WEIR_ONLY: &[(&str, ConfigType)] = &[
     ("metrics.listener", ConfigType::String),
     // SCRAM users created at start if missing: `name:password,...` (stored salted and hashed).
     ("sasl.users", ConfigType::Password),
+    // The finalized `transaction.version` feature (0-2; Kafka 4 formats new clusters at 2, which
+    // turns on KIP-890 transactions v2 in clients that support it).
+    ("transaction.version", ConfigType::Short),
 ];
 
 pub(crate) fn config_type(name: &str) -> Option<ConfigType> {

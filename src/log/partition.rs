@@ -558,6 +558,15 @@ impl Partition {
         self.lock().producers.describe()
     }
 
+    /// Whether the producer has a transaction open on this partition at this epoch (Kafka's
+    /// `hasOngoingTransaction`): only a transaction's first write here asks the coordinator.
+    pub fn in_transaction(&self, producer_id: i64, epoch: i16) -> bool {
+        self.lock()
+            .producers
+            .get(producer_id)
+            .is_some_and(|e| e.epoch == epoch && e.txn_first_offset.is_some())
+    }
+
     /// The last stable offset (read_committed's end).
     pub fn last_stable_offset(&self) -> i64 {
         let hw = self.high_watermark();

@@ -6,6 +6,11 @@
 //! of the transaction (and the group's pending offsets are applied or dropped), CompleteX is
 //! written. A restart that finds a PrepareX state finishes it; an Ongoing transaction past its
 //! timeout is aborted with a bumped epoch, fencing the producer.
+//!
+//! Transactions v2 (KIP-890, `transaction.version` 2, EndTxn v5+): partitions join implicitly
+//! when the producer first writes to them (Produce v12+, TxnOffsetCommit v5+), and every EndTxn
+//! bumps the epoch at prepare. Markers carry the bumped epoch, and the response hands the
+//! producer its next epoch, or a fresh producer id once the epoch is exhausted.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -31,6 +36,7 @@ pub mod code {
     pub const OPERATION_NOT_ATTEMPTED: i16 = 55;
     pub const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;
     pub const PRODUCER_FENCED: i16 = 90;
+    pub const TRANSACTION_ABORTABLE: i16 = 120;
     pub const INVALID_REQUEST: i16 = 42;
 }
 
@@ -84,7 +90,17 @@ pub struct TxnMeta {
     pub partitions: BTreeSet<(String, i32)>,
     pub start_ms: i64,
     pub update_ms: i64,
+    /// The transaction protocol the client speaks (2 = KIP-890 epoch bump per transaction).
+    pub client_version: i16,
+    /// The producer id before the last rotation, so a retried EndTxn that rotated it is known.
+    pub prev_producer_id: i64,
+    /// The producer id a PrepareX that exhausted the epoch will hand over on completion.
+    pub next_producer_id: i64,
 }
+
+/// Epochs at or past this are exhausted: the next bump rotates the producer id (Kafka's
+/// `isProducerEpochExhausted`).
+const EPOCH_EXHAUSTED: i16 = i16::MAX - 1;
 
 fn put_str(b: &mut BytesMut, s: &str) {
     b.put_i16(s.len() as i16);
@@ -102,13 +118,60 @@ fn get_str(b: &mut Bytes) -> Option<String> {
     String::from_utf8(b.split_to(n as usize).to_vec()).ok()
 }
 
-/// TransactionLogKey v0 / TransactionLogValue v0.
+fn put_uvarint(b: &mut BytesMut, mut v: u64) {
+    while v >= 0x80 {
+        b.put_u8((v as u8) | 0x80);
+        v >>= 7;
+    }
+    b.put_u8(v as u8);
+}
+
+fn get_uvarint(b: &mut Bytes) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..35).step_by(7) {
+        if !b.has_remaining() {
+            return None;
+        }
+        let byte = b.get_u8();
+        v |= ((byte & 0x7f) as u64) << shift;
+        if byte & 0x80 == 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+fn get_compact_str(b: &mut Bytes) -> Option<String> {
+    let n = get_uvarint(b)?.checked_sub(1)? as usize;
+    if b.remaining() < n {
+        return None;
+    }
+    String::from_utf8(b.split_to(n).to_vec()).ok()
+}
+
+/// Skips a tagged-field section, returning (tag, data) pairs.
+fn get_tagged(b: &mut Bytes) -> Option<Vec<(u64, Bytes)>> {
+    let n = get_uvarint(b)?;
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let tag = get_uvarint(b)?;
+        let size = get_uvarint(b)? as usize;
+        if b.remaining() < size {
+            return None;
+        }
+        out.push((tag, b.split_to(size)));
+    }
+    Some(out)
+}
+
+/// TransactionLogKey v0 / TransactionLogValue v1 (flexible; PreviousProducerId,
+/// NextProducerId and ClientTransactionVersion as tagged fields 0, 1 and 2), as Kafka 4 writes.
 pub fn encode(meta: &TxnMeta) -> (Bytes, Option<Bytes>) {
     let mut k = BytesMut::new();
     k.put_i16(0);
     put_str(&mut k, &meta.id);
     let mut v = BytesMut::new();
-    v.put_i16(0);
+    v.put_i16(1);
     v.put_i64(meta.producer_id);
     v.put_i16(meta.epoch);
     v.put_i32(meta.timeout_ms);
@@ -117,16 +180,28 @@ pub fn encode(meta: &TxnMeta) -> (Bytes, Option<Bytes>) {
     for (t, p) in &meta.partitions {
         by_topic.entry(t).or_default().push(*p);
     }
-    v.put_i32(by_topic.len() as i32);
+    put_uvarint(&mut v, by_topic.len() as u64 + 1);
     for (t, ps) in by_topic {
-        put_str(&mut v, t);
-        v.put_i32(ps.len() as i32);
+        put_uvarint(&mut v, t.len() as u64 + 1);
+        v.put_slice(t.as_bytes());
+        put_uvarint(&mut v, ps.len() as u64 + 1);
         for p in ps {
             v.put_i32(p);
         }
+        put_uvarint(&mut v, 0);
     }
     v.put_i64(meta.update_ms);
     v.put_i64(meta.start_ms);
+    put_uvarint(&mut v, 3);
+    for (tag, bytes) in [
+        (0u64, meta.prev_producer_id.to_be_bytes().to_vec()),
+        (1, meta.next_producer_id.to_be_bytes().to_vec()),
+        (2, meta.client_version.to_be_bytes().to_vec()),
+    ] {
+        put_uvarint(&mut v, tag);
+        put_uvarint(&mut v, bytes.len() as u64);
+        v.put_slice(&bytes);
+    }
     (k.freeze(), Some(v.freeze()))
 }
 
@@ -140,27 +215,46 @@ pub fn decode(key: &Bytes, value: Option<&Bytes>) -> Option<(String, Option<TxnM
         return Some((id, None));
     };
     let mut v = v.clone();
-    if v.remaining() < 2 + 8 + 2 + 4 + 1 + 4 {
+    if v.remaining() < 2 + 8 + 2 + 4 + 1 + 1 {
         return None;
     }
-    let _version = v.get_i16();
+    let version = v.get_i16();
     let producer_id = v.get_i64();
     let epoch = v.get_i16();
     let timeout_ms = v.get_i32();
     let state = TxnState::from_i8(v.get_i8());
-    let n = v.get_i32();
-    let mut partitions = BTreeSet::new();
-    for _ in 0..n.max(0) {
-        let t = get_str(&mut v)?;
+    let flexible = version >= 1;
+    let n = if flexible {
+        get_uvarint(&mut v)?.saturating_sub(1) as usize
+    } else {
         if v.remaining() < 4 {
             return None;
         }
-        let np = v.get_i32();
-        if np < 0 || v.remaining() < np as usize * 4 {
+        v.get_i32().max(0) as usize
+    };
+    let mut partitions = BTreeSet::new();
+    for _ in 0..n {
+        let t = if flexible {
+            get_compact_str(&mut v)?
+        } else {
+            get_str(&mut v)?
+        };
+        let np = if flexible {
+            get_uvarint(&mut v)?.saturating_sub(1) as usize
+        } else {
+            if v.remaining() < 4 {
+                return None;
+            }
+            v.get_i32().max(0) as usize
+        };
+        if v.remaining() < np.checked_mul(4)? {
             return None;
         }
         for _ in 0..np {
             partitions.insert((t.clone(), v.get_i32()));
+        }
+        if flexible {
+            get_tagged(&mut v)?;
         }
     }
     if v.remaining() < 16 {
@@ -168,23 +262,39 @@ pub fn decode(key: &Bytes, value: Option<&Bytes>) -> Option<(String, Option<TxnM
     }
     let update_ms = v.get_i64();
     let start_ms = v.get_i64();
-    Some((
-        id.clone(),
-        Some(TxnMeta {
-            id,
-            producer_id,
-            epoch,
-            timeout_ms,
-            state,
-            partitions,
-            start_ms,
-            update_ms,
-        }),
-    ))
+    let mut meta = TxnMeta {
+        id: id.clone(),
+        producer_id,
+        epoch,
+        timeout_ms,
+        state,
+        partitions,
+        start_ms,
+        update_ms,
+        client_version: if flexible { 1 } else { 0 },
+        prev_producer_id: -1,
+        next_producer_id: -1,
+    };
+    if flexible {
+        for (tag, mut data) in get_tagged(&mut v)? {
+            match (tag, data.remaining()) {
+                (0, 8) => meta.prev_producer_id = data.get_i64(),
+                (1, 8) => meta.next_producer_id = data.get_i64(),
+                (2, 2) => meta.client_version = data.get_i16(),
+                _ => {}
+            }
+        }
+    }
+    Some((id, Some(meta)))
 }
 
 pub struct TxnCoordinator {
     txns: Mutex<HashMap<String, Arc<Mutex<TxnMeta>>>>,
+    /// The finalized `transaction.version` feature level advertised in ApiVersions (Kafka 4's
+    /// default for new clusters is 2; Weir takes it from its `transaction.version` setting).
+    pub feature_level: i16,
+    /// `transaction.partition.verification.enable` (KIP-890 part 1).
+    pub verification: bool,
     max_timeout_ms: i32,
     partitions: i32,
     topic_lock: Mutex<()>,
@@ -212,6 +322,11 @@ impl TxnCoordinator {
         };
         TxnCoordinator {
             txns: Mutex::new(HashMap::new()),
+            feature_level: prop("transaction.version", 2).clamp(0, 2) as i16,
+            verification: config
+                .props
+                .get("transaction.partition.verification.enable")
+                .is_none_or(|v| v.trim() != "false"),
             max_timeout_ms: prop("transaction.max.timeout.ms", 900_000).clamp(1, i32::MAX as i64)
                 as i32,
             partitions: prop("transaction.state.log.num.partitions", 50).clamp(1, 1000) as i32,
@@ -339,6 +454,9 @@ impl TxnCoordinator {
                         partitions: BTreeSet::new(),
                         start_ms: -1,
                         update_ms: now_ms(),
+                        client_version: 0,
+                        prev_producer_id: -1,
+                        next_producer_id: -1,
                     };
                     let e = Arc::new(Mutex::new(meta));
                     map.insert(id.to_string(), e.clone());
@@ -364,7 +482,8 @@ impl TxnCoordinator {
             }
             _ => {}
         }
-        if m.epoch >= i16::MAX - 1 {
+        if m.epoch >= EPOCH_EXHAUSTED {
+            m.prev_producer_id = m.producer_id;
             m.producer_id = state
                 .producer_ids
                 .next()
@@ -405,6 +524,7 @@ impl TxnCoordinator {
         epoch: i16,
         parts: &[(String, i32)],
         verify_only: bool,
+        tv2: bool,
     ) -> Vec<i16> {
         let unknown: Vec<bool> = parts
             .iter()
@@ -432,12 +552,18 @@ impl TxnCoordinator {
                 _ => {}
             }
             if verify_only {
-                let all_in = parts.iter().all(|p| m.partitions.contains(p));
-                return if all_in && m.state == TxnState::Ongoing {
-                    Ok(())
-                } else {
-                    Err(code::INVALID_TXN_STATE)
-                };
+                // KIP-890 part 1: a partition written outside its transaction is refused.
+                let ongoing = m.state == TxnState::Ongoing;
+                return Ok(parts
+                    .iter()
+                    .map(|p| {
+                        if ongoing && m.partitions.contains(p) {
+                            code::NONE
+                        } else {
+                            code::TRANSACTION_ABORTABLE
+                        }
+                    })
+                    .collect());
             }
             let before = m.partitions.len();
             if m.state != TxnState::Ongoing {
@@ -446,16 +572,15 @@ impl TxnCoordinator {
             }
             m.partitions.extend(parts.iter().cloned());
             if m.state == TxnState::Ongoing && m.partitions.len() == before {
-                return Ok(());
+                return Ok(vec![code::NONE; parts.len()]);
             }
             m.state = TxnState::Ongoing;
+            m.client_version = if tv2 { 2 } else { 1 };
             m.update_ms = now_ms();
             self.persist(&state.cluster, &m)
+                .map(|()| vec![code::NONE; parts.len()])
         });
-        match result {
-            Ok(()) => vec![code::NONE; parts.len()],
-            Err(c) => vec![c; parts.len()],
-        }
+        result.unwrap_or_else(|c| vec![c; parts.len()])
     }
 
     pub fn end(
@@ -465,7 +590,11 @@ impl TxnCoordinator {
         pid: i64,
         epoch: i16,
         commit: bool,
+        tv2: bool,
     ) -> TxnResult<(i64, i16)> {
+        if tv2 {
+            return self.end_v2(state, id, pid, epoch, commit);
+        }
         let t = self.check(id, pid, epoch)?;
         let mut m = lock(&t);
         match (m.state, commit) {
@@ -492,6 +621,87 @@ impl TxnCoordinator {
         }
     }
 
+    /// EndTxn v5+ (KIP-890): the epoch is bumped at prepare, so every transaction ends under a
+    /// new epoch; a retry (the epoch before that bump, or the producer id before a rotation) of
+    /// an EndTxn that already completed is answered with the producer's current id and epoch.
+    fn end_v2(
+        &self,
+        state: &BrokerState,
+        id: &str,
+        pid: i64,
+        epoch: i16,
+        commit: bool,
+    ) -> TxnResult<(i64, i16)> {
+        let t = self.get(id).ok_or(code::INVALID_PRODUCER_ID_MAPPING)?;
+        let mut m = lock(&t);
+        let retry_on_bump = m.epoch as i32 == epoch as i32 + 1;
+        let retry_on_overflow =
+            m.prev_producer_id == pid && epoch == EPOCH_EXHAUSTED && m.epoch == 0;
+        if m.producer_id != pid && !retry_on_overflow {
+            return Err(code::INVALID_PRODUCER_ID_MAPPING);
+        }
+        let epoch_ok = match m.state {
+            TxnState::Ongoing | TxnState::Empty => epoch == m.epoch,
+            TxnState::PrepareCommit | TxnState::PrepareAbort | TxnState::PrepareEpochFence => {
+                retry_on_bump
+            }
+            TxnState::CompleteCommit | TxnState::CompleteAbort => {
+                retry_on_bump || retry_on_overflow || epoch == m.epoch
+            }
+            TxnState::Dead => false,
+        };
+        if !epoch_ok {
+            return Err(code::PRODUCER_FENCED);
+        }
+        let retry = retry_on_bump || retry_on_overflow;
+        match (m.state, commit) {
+            (TxnState::Ongoing, _) => self.finish_with_bump(state, &mut m, commit),
+            (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) if retry => {
+                Ok((m.producer_id, m.epoch))
+            }
+            // An abort with nothing open still ends under a new epoch (no markers to write).
+            (TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort, false)
+                if !retry =>
+            {
+                m.partitions.clear();
+                self.finish_with_bump(state, &mut m, false)
+            }
+            (TxnState::PrepareCommit, true)
+            | (TxnState::PrepareAbort | TxnState::PrepareEpochFence, false) => {
+                Err(code::CONCURRENT_TRANSACTIONS)
+            }
+            _ => Err(code::INVALID_TXN_STATE),
+        }
+    }
+
+    fn finish_with_bump(
+        &self,
+        state: &BrokerState,
+        m: &mut TxnMeta,
+        commit: bool,
+    ) -> TxnResult<(i64, i16)> {
+        if m.epoch >= EPOCH_EXHAUSTED {
+            m.next_producer_id = state
+                .producer_ids
+                .next()
+                .map_err(|_| code::COORDINATOR_NOT_AVAILABLE)?;
+        }
+        if m.state != TxnState::Ongoing {
+            m.start_ms = now_ms();
+        }
+        m.epoch = m.epoch.saturating_add(1);
+        m.client_version = 2;
+        m.state = if commit {
+            TxnState::PrepareCommit
+        } else {
+            TxnState::PrepareAbort
+        };
+        m.update_ms = now_ms();
+        self.persist(&state.cluster, m)?;
+        self.complete(state, m, commit)?;
+        Ok((m.producer_id, m.epoch))
+    }
+
     /// Phase two: markers on every partition, pending offsets applied or dropped, CompleteX.
     fn complete(&self, state: &BrokerState, m: &mut TxnMeta, commit: bool) -> TxnResult<()> {
         let offsets_topic = crate::group::store::OFFSETS_TOPIC;
@@ -512,6 +722,14 @@ impl TxnCoordinator {
         } else {
             TxnState::CompleteAbort
         };
+        m.partitions.clear();
+        m.prev_producer_id = m.producer_id;
+        if m.next_producer_id >= 0 {
+            // The epoch ran out: the producer continues under the new id, from epoch 0.
+            m.producer_id = m.next_producer_id;
+            m.next_producer_id = -1;
+            m.epoch = 0;
+        }
         m.update_ms = now_ms();
         self.persist(&state.cluster, m)
     }
@@ -591,9 +809,40 @@ mod tests {
             .into(),
             start_ms: 5,
             update_ms: 6,
+            client_version: 2,
+            prev_producer_id: 4,
+            next_producer_id: 9,
         };
         let (k, v) = encode(&m);
-        assert_eq!(decode(&k, v.as_ref()), Some(("tx".to_string(), Some(m))));
+        assert_eq!(
+            decode(&k, v.as_ref()),
+            Some(("tx".to_string(), Some(m.clone())))
+        );
+        // Records written before the flexible format still load.
+        let mut v0 = BytesMut::new();
+        v0.put_i16(0);
+        v0.put_i64(7);
+        v0.put_i16(3);
+        v0.put_i32(60000);
+        v0.put_i8(1);
+        v0.put_i32(1);
+        put_str(&mut v0, "a");
+        v0.put_i32(1);
+        v0.put_i32(2);
+        v0.put_i64(6);
+        v0.put_i64(5);
+        let (_, old) = decode(&k, Some(&v0.freeze())).unwrap();
+        let old = old.unwrap();
+        assert_eq!(
+            (
+                old.producer_id,
+                old.epoch,
+                old.client_version,
+                old.prev_producer_id
+            ),
+            (7, 3, 0, -1)
+        );
+        assert_eq!(old.partitions, [("a".to_string(), 2)].into());
         assert_eq!(decode(&k, None), Some(("tx".to_string(), None)));
         assert_eq!(decode(&Bytes::from_static(&[0, 1]), None), None);
     }
