@@ -116,7 +116,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let mut config = weir::Config::for_test(&dir.path().join("data"));
+    let mut config = weir::Config::for_test(dir.path().join("data"));
     for (k, v) in [
         (
             "listeners",

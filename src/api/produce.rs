@@ -10,7 +10,7 @@ use crate::broker::BrokerState;
 use crate::log::batch::{BatchError, BatchHeader};
 use crate::log::partition::Partition;
 use crate::log::LogError;
-use crate::txn::coordinator::code as txn_code;
+use crate::txn::coordinator::{code as txn_code, AddMode};
 
 use super::{code, str};
 
@@ -55,8 +55,11 @@ async fn join_transaction(
                 h.producer_id,
                 h.producer_epoch,
                 &target,
-                !add,
-                add,
+                if add {
+                    AddMode::Implicit
+                } else {
+                    AddMode::Verify
+                },
             )
             .first()
             .copied()

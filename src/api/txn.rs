@@ -9,7 +9,7 @@ use kafka_protocol::messages::*;
 
 use crate::broker::BrokerState;
 use crate::group::CommitItem;
-use crate::txn::coordinator::{code as txn_code, TxnCoordinator};
+use crate::txn::coordinator::{code as txn_code, AddMode, TxnCoordinator};
 
 use super::{code, str};
 use crate::security::acl::{op, resource, CLUSTER_NAME};
@@ -165,8 +165,7 @@ pub async fn handle_add_partitions(
             req.v3_and_below_producer_id.0,
             req.v3_and_below_producer_epoch,
             &parts,
-            false,
-            false,
+            AddMode::Explicit,
         );
         resp.results_by_topic_v3_and_below = topic_results(&req.v3_and_below_topics, &codes);
         return resp;
@@ -184,8 +183,11 @@ pub async fn handle_add_partitions(
             t.producer_id.0,
             t.producer_epoch,
             &parts,
-            t.verify_only,
-            !t.verify_only,
+            if t.verify_only {
+                AddMode::Verify
+            } else {
+                AddMode::Implicit
+            },
         );
         let mut r = AddPartitionsToTxnResult::default();
         r.transactional_id = t.transactional_id.clone();
@@ -224,8 +226,7 @@ pub async fn handle_add_offsets(
                 req.producer_id.0,
                 req.producer_epoch,
                 &[part],
-                false,
-                false,
+                AddMode::Explicit,
             )
             .first()
             .copied()
@@ -308,8 +309,7 @@ pub async fn handle_txn_offset_commit(
                         req.producer_id.0,
                         req.producer_epoch,
                         &[part],
-                        false,
-                        true,
+                        AddMode::Implicit,
                     )
                     .first()
                     .copied()

@@ -308,6 +308,17 @@ fn hash_partition(id: &str, n: i32) -> i32 {
     crate::group::store::partition_for(id, n)
 }
 
+/// How partitions join a transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AddMode {
+    /// The producer's AddPartitionsToTxn / AddOffsetsToTxn (transactions v1).
+    Explicit,
+    /// The partition leader adds it on the first write (transactions v2, KIP-890).
+    Implicit,
+    /// Only check it was added (KIP-890 part 1 verification); nothing changes.
+    Verify,
+}
+
 /// Why an operation was refused.
 pub type TxnResult<T> = Result<T, i16>;
 
@@ -523,8 +534,7 @@ impl TxnCoordinator {
         pid: i64,
         epoch: i16,
         parts: &[(String, i32)],
-        verify_only: bool,
-        tv2: bool,
+        mode: AddMode,
     ) -> Vec<i16> {
         let unknown: Vec<bool> = parts
             .iter()
@@ -551,7 +561,7 @@ impl TxnCoordinator {
                 TxnState::Dead => return Err(code::INVALID_TXN_STATE),
                 _ => {}
             }
-            if verify_only {
+            if mode == AddMode::Verify {
                 // KIP-890 part 1: a partition written outside its transaction is refused.
                 let ongoing = m.state == TxnState::Ongoing;
                 return Ok(parts
@@ -575,7 +585,7 @@ impl TxnCoordinator {
                 return Ok(vec![code::NONE; parts.len()]);
             }
             m.state = TxnState::Ongoing;
-            m.client_version = if tv2 { 2 } else { 1 };
+            m.client_version = if mode == AddMode::Implicit { 2 } else { 1 };
             m.update_ms = now_ms();
             self.persist(&state.cluster, &m)
                 .map(|()| vec![code::NONE; parts.len()])
