@@ -166,3 +166,121 @@ fn required_client_auth_refuses_clients_without_a_certificate() {
         .set("ssl.key.location", &pki.client_key);
     assert_eq!(round_trip(&with_cert, "yes"), Ok(1));
 }
+
+/// A blocking rustls handshake with the broker: the protocol version, or the error.
+fn handshake(
+    port: u16,
+    ca: &str,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    client_cert: Option<(String, String)>,
+) -> Result<rustls::ProtocolVersion, rustls::Error> {
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pemfile::certs(&mut std::fs::read(ca).unwrap().as_slice()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let b = rustls::ClientConfig::builder_with_protocol_versions(versions)
+        .with_root_certificates(roots);
+    let cfg = match client_cert {
+        None => b.with_no_client_auth(),
+        Some((cert, key)) => b
+            .with_client_auth_cert(
+                rustls_pemfile::certs(&mut cert.as_bytes())
+                    .map(|c| c.unwrap())
+                    .collect(),
+                rustls_pemfile::private_key(&mut key.as_bytes())
+                    .unwrap()
+                    .unwrap(),
+            )
+            .unwrap(),
+    };
+    let mut conn = rustls::ClientConnection::new(
+        Arc::new(cfg),
+        rustls::pki_types::ServerName::try_from("localhost").unwrap(),
+    )
+    .unwrap();
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut tls = rustls::Stream::new(&mut conn, &mut sock);
+    // An ApiVersions v0 request: under TLS 1.3 the server's verdict on the client certificate
+    // arrives after the client's own handshake is done, with the first read.
+    let req = [0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0, 1, 0, 0];
+    let mut resp = [0u8; 4];
+    let r = tls.write_all(&req).and_then(|_| tls.read_exact(&mut resp));
+    match r {
+        Ok(()) => Ok(conn.protocol_version().unwrap()),
+        Err(e) => Err(e
+            .into_inner()
+            .and_then(|i| i.downcast::<rustls::Error>().ok())
+            .map(|b| *b)
+            .unwrap_or(rustls::Error::General("connection closed".into()))),
+    }
+}
+
+/// Kafka's TLS answers: TLS versions from `ssl.enabled.protocols`, a missing client certificate
+/// refused with `bad_certificate` (42) and an untrusted one with `certificate_unknown` (46), as
+/// Java's TLS sends them; and (KIP-684) the broker-wide `ssl.client.auth` does not apply to a
+/// SASL_SSL listener unless that listener sets it.
+#[test]
+fn kafkas_tls_alerts_versions_and_per_listener_client_auth() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let broker = TestBroker::start_with(&[
+        ("listeners", "SSL://127.0.0.1:0,SASL_SSL://127.0.0.1:0"),
+        ("ssl.keystore.location", &pki.server),
+        ("ssl.truststore.location", &pki.ca),
+        ("ssl.client.auth", "required"),
+        ("ssl.enabled.protocols", "TLSv1.2"),
+        ("sasl.users", "alice:alice-secret"),
+    ]);
+    let addrs = broker.handle.as_ref().unwrap().local_addrs().to_vec();
+    let (ssl, sasl_ssl) = (addrs[0].port(), addrs[1].port());
+    let mine = Some((
+        std::fs::read_to_string(&pki.client_cert).unwrap(),
+        std::fs::read_to_string(&pki.client_key).unwrap(),
+    ));
+    let all = rustls::ALL_VERSIONS;
+    assert_eq!(
+        handshake(ssl, &pki.ca, all, mine.clone()),
+        Ok(rustls::ProtocolVersion::TLSv1_2),
+        "ssl.enabled.protocols=TLSv1.2 is honoured"
+    );
+    assert!(handshake(ssl, &pki.ca, &[&rustls::version::TLS13], mine).is_err());
+    assert_eq!(
+        handshake(ssl, &pki.ca, all, None),
+        Err(rustls::Error::AlertReceived(
+            rustls::AlertDescription::BadCertificate
+        ))
+    );
+    let stranger_key = rcgen::KeyPair::generate().unwrap();
+    let mut sp = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    sp.distinguished_name
+        .push(rcgen::DnType::CommonName, "stranger");
+    let stranger = sp.self_signed(&stranger_key).unwrap();
+    assert_eq!(
+        handshake(
+            ssl,
+            &pki.ca,
+            all,
+            Some((stranger.pem(), stranger_key.serialize_pem()))
+        ),
+        Err(rustls::Error::AlertReceived(
+            rustls::AlertDescription::CertificateUnknown
+        ))
+    );
+    // SASL_SSL: SASL authenticates; no client certificate is asked for.
+    assert_eq!(
+        handshake(sasl_ssl, &pki.ca, all, None),
+        Ok(rustls::ProtocolVersion::TLSv1_2)
+    );
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", format!("127.0.0.1:{sasl_ssl}"))
+        .set("security.protocol", "SASL_SSL")
+        .set("ssl.ca.location", &pki.ca)
+        .set("sasl.mechanism", "SCRAM-SHA-512")
+        .set("sasl.username", "alice")
+        .set("sasl.password", "alice-secret")
+        .set("broker.address.family", "v4");
+    assert_eq!(round_trip(&c, "sasl-ssl-no-cert"), Ok(1));
+}

@@ -2345,6 +2345,12 @@ pub static BROKER_CONFIGS: &[BrokerConfigDef] = &[
         ConfigType::Unknown,
         "Semicolon-separated principals that bypass ACL checks.",
     ),
+    fixed(
+        "allow.everyone.if.no.acl.found",
+        None,
+        ConfigType::Unknown,
+        "Whether a resource with no ACLs is open to every principal (default false).",
+    ),
 ];
 
 /// Looks up a topic-level config by its exact name.

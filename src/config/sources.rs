@@ -148,6 +148,12 @@ pub fn load(opts: &LoadOptions) -> Result<Config, ConfigError> {
     }
     for (k, v) in &opts.env {
         if let Some(name) = env_name(k) {
+            // The environment is shared with tools (WEIR_BIN for the kafka-*.sh shims, test
+            // harness knobs): a WEIR_* variable that names no setting is reported, not fatal.
+            if super::config_type(&name).is_none() {
+                tracing::warn!("ignoring environment variable {k}: {name} is not a setting");
+                continue;
+            }
             props.insert(name, v.clone());
         }
     }
@@ -215,8 +221,17 @@ mod tests {
         .unwrap();
         assert_eq!(c.advertised_listeners.unwrap()[0].host, "example");
         assert_eq!(c.num_partitions, 6, "WEIR_* wins over KAFKA_*");
+        let c = load(&LoadOptions {
+            env: vec![
+                ("WEIR_BIN".into(), "/usr/local/bin/weir".into()),
+                ("WEIR_NUM_PARTITIONS".into(), "2".into()),
+            ],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.num_partitions, 2, "unknown WEIR_* variables are skipped");
         let e = load(&LoadOptions {
-            env: vec![("WEIR_NOT_A_SETTING".into(), "1".into())],
+            overrides: vec!["not.a.setting=1".into()],
             ..Default::default()
         })
         .unwrap_err();

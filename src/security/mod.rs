@@ -92,7 +92,16 @@ pub struct ListenerSecurity {
 impl ListenerSecurity {
     pub fn build(config: &Config, name: &str) -> Result<ListenerSecurity, String> {
         let protocol = protocol_of(config, name)?;
-        let view = config.for_listener(name);
+        let mut view = config.for_listener(name);
+        // KIP-684: on SASL_SSL listeners SASL authenticates; mutual TLS applies there only when
+        // the listener itself sets `listener.name.<l>.ssl.client.auth`.
+        let own_client_auth = format!(
+            "listener.name.{}.ssl.client.auth",
+            name.to_ascii_lowercase()
+        );
+        if protocol == SecurityProtocol::SaslSsl && !config.props.contains_key(&own_client_auth) {
+            view.props.remove("ssl.client.auth");
+        }
         let tls = if protocol.needs_tls() {
             Some(tls::acceptor(&view).map_err(|e| format!("listener {name}: {e}"))?)
         } else {

@@ -9,9 +9,17 @@
 use std::io::BufReader;
 use std::sync::Arc;
 
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig};
+use rustls::{
+    CertificateError, DigitallySignedStruct, DistinguishedName, Error, OtherError, RootCertStore,
+    ServerConfig, SignatureScheme,
+};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
@@ -32,6 +40,171 @@ fn certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
     rustls_pemfile::certs(&mut BufReader::new(pem))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("invalid PEM certificate: {e}"))
+}
+
+/// The TLS versions `ssl.enabled.protocols` allows (Kafka's default: TLSv1.2,TLSv1.3). Older
+/// versions are not offered by rustls and are skipped with a warning.
+fn protocol_versions(
+    config: &Config,
+) -> Result<Vec<&'static rustls::SupportedProtocolVersion>, String> {
+    let Some(list) = config.props.get("ssl.enabled.protocols") else {
+        return Ok(vec![&rustls::version::TLS13, &rustls::version::TLS12]);
+    };
+    let mut out = Vec::new();
+    for p in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match p {
+            "TLSv1.3" => out.push(&rustls::version::TLS13),
+            "TLSv1.2" => out.push(&rustls::version::TLS12),
+            other => tracing::warn!("ssl.enabled.protocols: {other} is not supported; skipped"),
+        }
+    }
+    if out.is_empty() {
+        return Err(format!(
+            "ssl.enabled.protocols={list}: needs TLSv1.2 or TLSv1.3"
+        ));
+    }
+    Ok(out)
+}
+
+/// Client-certificate verification as Java's TLS (and so Kafka) reports failures: a chain
+/// that does not lead to a trusted CA is `certificate_unknown` (46), where rustls would say
+/// `unknown_ca` (48). Clients built against Kafka look for Kafka's alerts.
+#[derive(Debug)]
+struct KafkaAlerts(Arc<dyn ClientCertVerifier>);
+
+#[derive(Debug)]
+struct Untrusted(String);
+
+impl std::fmt::Display for Untrusted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "client certificate not trusted: {}", self.0)
+    }
+}
+
+impl std::error::Error for Untrusted {}
+
+impl ClientCertVerifier for KafkaAlerts {
+    fn offer_client_auth(&self) -> bool {
+        self.0.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.0.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.0.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, Error> {
+        self.0
+            .verify_client_cert(end_entity, intermediates, now)
+            .map_err(|e| match e {
+                Error::InvalidCertificate(
+                    c @ (CertificateError::UnknownIssuer
+                    | CertificateError::BadSignature
+                    | CertificateError::Other(_)),
+                ) => Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(
+                    Untrusted(format!("{c:?}")),
+                )))),
+                other => other,
+            })
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// The fatal `certificate_required` alert rustls sends on a TLS 1.2 connection (where it is
+/// sent unencrypted) when a client offers no certificate, and the `bad_certificate` alert Java's
+/// TLS, and so Kafka, sends instead. RFC 5246 has no `certificate_required` (a TLS 1.3
+/// alert), and Kafka clients (librdkafka's test suite among them) look for alert 42.
+const TLS12_CERT_REQUIRED: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 116];
+const TLS12_BAD_CERTIFICATE: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 42];
+
+/// The TCP stream under a TLS handshake, answering a missing client certificate with Kafka's
+/// alert. rustls writes each record of the handshake as its own write, so the alert is seen
+/// whole; nothing else is touched.
+pub struct HandshakeStream<S> {
+    inner: S,
+}
+
+impl<S> HandshakeStream<S> {
+    pub fn new(inner: S) -> Self {
+        HandshakeStream { inner }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for HandshakeStream<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for HandshakeStream<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        if buf == TLS12_CERT_REQUIRED {
+            return Pin::new(&mut self.inner).poll_write(cx, &TLS12_BAD_CERTIFICATE);
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match bufs.iter().find(|b| !b.is_empty()) {
+            Some(b) if **b == TLS12_CERT_REQUIRED => {
+                Pin::new(&mut self.inner).poll_write(cx, &TLS12_BAD_CERTIFICATE)
+            }
+            _ => Pin::new(&mut self.inner).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 /// Builds the acceptor for TLS listeners from the broker config.
@@ -64,7 +237,7 @@ pub fn acceptor(config: &Config) -> Result<TlsAcceptor, String> {
         .get("ssl.client.auth")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|| "none".into());
-    let builder = ServerConfig::builder();
+    let builder = ServerConfig::builder_with_protocol_versions(&protocol_versions(config)?);
     let builder = match client_auth.as_str() {
         "none" => builder.with_no_client_auth(),
         "requested" | "required" => {
@@ -80,7 +253,8 @@ pub fn acceptor(config: &Config) -> Result<TlsAcceptor, String> {
             } else {
                 v
             };
-            builder.with_client_cert_verifier(v.build().map_err(|e| format!("truststore: {e}"))?)
+            let verifier = v.build().map_err(|e| format!("truststore: {e}"))?;
+            builder.with_client_cert_verifier(Arc::new(KafkaAlerts(verifier)))
         }
         other => {
             return Err(format!(

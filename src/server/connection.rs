@@ -47,7 +47,12 @@ pub async fn serve(
             tracing::error!("no TLS configuration for listener {}", info.name);
             return;
         };
-        match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+        match tokio::time::timeout(
+            Duration::from_secs(10),
+            acceptor.accept(crate::security::tls::HandshakeStream::new(stream)),
+        )
+        .await
+        {
             Ok(Ok(tls)) => {
                 let principal = tls
                     .get_ref()
