@@ -17,6 +17,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 struct Pki {
     ca: String,
+    ca_key: String,
     server: String,
     client_cert: String,
     client_key: String,
@@ -54,6 +55,7 @@ fn pki(dir: &Path) -> Pki {
     };
     Pki {
         ca: w("ca.pem", ca.pem()),
+        ca_key: w("ca.key", ca_key.serialize_pem()),
         server: w(
             "server.pem",
             format!("{}{}", server.pem(), server_key.serialize_pem()),
@@ -283,4 +285,149 @@ fn kafkas_tls_alerts_versions_and_per_listener_client_auth() {
         .set("sasl.password", "alice-secret")
         .set("broker.address.family", "v4");
     assert_eq!(round_trip(&c, "sasl-ssl-no-cert"), Ok(1));
+}
+
+/// A client certificate as `openssl x509 -req` makes it without an extensions file: X.509 v1,
+/// which Java (and so Kafka) accepts and webpki alone would refuse.
+#[test]
+fn x509_v1_client_certificates_are_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let openssl = |args: &[&str]| {
+        std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+    };
+    if openssl(&["version"]).is_err() {
+        eprintln!("skipped: the openssl tool is not installed (.ci/run installs it)");
+        return;
+    }
+    for args in [
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "v1.key",
+            "-subj",
+            "/CN=v1client",
+            "-out",
+            "v1.csr",
+        ][..],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "v1.csr",
+            "-CA",
+            &pki.ca,
+            "-CAkey",
+            &pki.ca_key,
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            "v1.pem",
+        ][..],
+    ] {
+        let out = openssl(args).unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = openssl(&["x509", "-in", "v1.pem", "-noout", "-text"]).unwrap();
+    let v1 = String::from_utf8_lossy(&text.stdout).contains("Version: 1");
+    assert!(v1, "openssl made a v3 certificate; this test wants v1");
+    // librdkafka (OpenSSL) presents it, over TLS 1.3 and over TLS 1.2.
+    for protocols in ["TLSv1.2,TLSv1.3", "TLSv1.2"] {
+        let broker = TestBroker::start_with(&[
+            ("listeners", "SSL://127.0.0.1:0"),
+            ("ssl.keystore.location", &pki.server),
+            ("ssl.truststore.location", &pki.ca),
+            ("ssl.client.auth", "required"),
+            ("ssl.enabled.protocols", protocols),
+        ]);
+        let port = broker.handle.as_ref().unwrap().local_addr().port();
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", format!("127.0.0.1:{port}"))
+            .set("security.protocol", "SSL")
+            .set("ssl.ca.location", &pki.ca)
+            .set(
+                "ssl.certificate.location",
+                dir.path().join("v1.pem").display().to_string(),
+            )
+            .set(
+                "ssl.key.location",
+                dir.path().join("v1.key").display().to_string(),
+            )
+            .set("broker.address.family", "v4");
+        assert_eq!(round_trip(&c, "v1-cert"), Ok(1), "{protocols}");
+    }
+    // A v1 certificate from a CA the broker does not trust is refused.
+    for args in [
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "other.key",
+            "-subj",
+            "/CN=Other CA",
+            "-days",
+            "2",
+            "-out",
+            "other.pem",
+        ][..],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "v1.csr",
+            "-CA",
+            "other.pem",
+            "-CAkey",
+            "other.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            "stranger.pem",
+        ][..],
+    ] {
+        let out = openssl(args).unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let broker = TestBroker::start_with(&[
+        ("listeners", "SSL://127.0.0.1:0"),
+        ("ssl.keystore.location", &pki.server),
+        ("ssl.truststore.location", &pki.ca),
+        ("ssl.client.auth", "required"),
+    ]);
+    let port = broker.handle.as_ref().unwrap().local_addr().port();
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", format!("127.0.0.1:{port}"))
+        .set("security.protocol", "SSL")
+        .set("ssl.ca.location", &pki.ca)
+        .set(
+            "ssl.certificate.location",
+            dir.path().join("stranger.pem").display().to_string(),
+        )
+        .set(
+            "ssl.key.location",
+            dir.path().join("v1.key").display().to_string(),
+        )
+        .set("broker.address.family", "v4")
+        .set("socket.timeout.ms", "3000");
+    assert!(round_trip(&c, "v1-stranger").is_err());
 }

@@ -44,8 +44,21 @@ declare -A SCEN_TESTS=(
     [sasl_plaintext]="0135 0142 0142@producer 0142@reauth_failure 0081@authorized 0081@DescribeCluster 0081@with_authorized_ops"
     [sasl_scram]="0135 0142@producer 0142@reauth_failure"
     [sasl_ssl]="0097 0135 0142@producer 0142@reauth_failure"
+    [sasl_oauthbearer]="0142@oauthbearer 0142@producer"
 )
-ALL_SCENARIOS="ssl ssl-requested acl acl-super sasl_plaintext sasl_scram sasl_ssl"
+ALL_SCENARIOS="ssl ssl-requested acl acl-super sasl_plaintext sasl_scram sasl_ssl sasl_oauthbearer"
+# --ci: the items that pass against a single broker, kept short (about 4 minutes). Left out:
+# 0097 (its verify_ok=0 cases race inside librdkafka: see RESULTS.md), 0142 in full (its
+# consumer sub-test needs replication factor 3), and the slow 0142@producer runs.
+declare -A CI_TESTS=(
+    [acl]="0115 0119"
+    [acl-super]="0081@Acls"
+    [sasl_plaintext]="0135 0142@reauth_failure 0081@DescribeCluster 0081@with_authorized_ops"
+    [sasl_scram]="0135 0142@reauth_failure"
+    [sasl_ssl]="0135 0142@reauth_failure"
+    [sasl_oauthbearer]="0142@oauthbearer"
+)
+CI_SCENARIOS="acl acl-super sasl_plaintext sasl_scram sasl_ssl sasl_oauthbearer"
 
 usage() {
     cat <<EOF
@@ -65,8 +78,11 @@ Scenarios (default: all, in this order) and the tests each runs
   sasl_plaintext  SASL_PLAINTEXT PLAIN + authorizer + reauth   : ${SCEN_TESTS[sasl_plaintext]}
   sasl_scram      SASL_PLAINTEXT SCRAM-SHA-512 + reauth        : ${SCEN_TESTS[sasl_scram]}
   sasl_ssl        SASL_SSL PLAIN, ssl.client.auth=required     : ${SCEN_TESTS[sasl_ssl]}
+                  (broker-wide; per KIP-684 it does not apply to SASL_SSL)
+  sasl_oauthbearer SASL_PLAINTEXT OAUTHBEARER (unsecured JWS)  : ${SCEN_TESTS[sasl_oauthbearer]}
 
 Options:
+  --ci               the stable subset CI runs (see CI_TESTS in this script)
   --scenario "A B"   run only these scenarios
   --tests "NUM ..."  within the chosen scenarios, run only items whose number
                      (or NUM@SUB item) is listed
@@ -94,6 +110,9 @@ while [ $# -gt 0 ]; do
         --scenario|--scenarios) SCENARIOS_ARG="${2:?}"; shift 2 ;;
         --scenario=*|--scenarios=*) SCENARIOS_ARG="${1#*=}"; shift ;;
         --tests) ONLY_TESTS="${2:?}"; shift 2 ;;
+        --ci)
+            for k in "${!CI_TESTS[@]}"; do SCEN_TESTS[$k]="${CI_TESTS[$k]}"; done
+            SCENARIOS_ARG="${SCENARIOS_ARG:-$CI_SCENARIOS}"; shift ;;
         --tests=*) ONLY_TESTS="${1#*=}"; shift ;;
         --results) RESULTS="${2:?}"; shift 2 ;;
         --results=*) RESULTS="${1#*=}"; shift ;;
@@ -263,6 +282,7 @@ start_broker() {
         sasl_plaintext) proto=SASL_PLAINTEXT; mech=PLAIN ;;
         sasl_scram) proto=SASL_PLAINTEXT; mech=SCRAM-SHA-512 ;;
         sasl_ssl) proto=SASL_SSL; mech=PLAIN; client_auth=required ;;
+        sasl_oauthbearer) proto=SASL_PLAINTEXT; mech=OAUTHBEARER ;;
     esac
 
     local props="$dir/server.properties"
@@ -284,6 +304,10 @@ start_broker() {
         echo "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"
         if [ "$scen" = acl-super ]; then
             echo "super.users=User:ANONYMOUS"
+        elif [ "$mech" = OAUTHBEARER ]; then
+            # trivup: the unsecured token's principal is a super user
+            echo "super.users=User:admin"
+            echo "allow.everyone.if.no.acl.found=true"
         else
             echo "allow.everyone.if.no.acl.found=true"
         fi
@@ -299,6 +323,8 @@ start_broker() {
             echo "ssl.truststore.type=PEM"
             echo "ssl.truststore.location=$SSL_DIR/ca_SslApp.pem"
             echo "ssl.client.auth=$client_auth"
+            # trivup's brokers: TLS 1.2 and older (Weir has no TLS below 1.2)
+            echo "ssl.enabled.protocols=TLSv1.2"
         fi
     } >"$props"
     cp "$props" "$RESULTS/$scen/server.properties"
@@ -335,7 +361,10 @@ start_broker() {
     BOOTSTRAP="127.0.0.1:$port"
     PLAIN_BOOTSTRAP="127.0.0.1:$plain_port"
     CLIENT_CONF=("security.protocol=$proto")
-    if [ -n "$mech" ]; then
+    if [ "$mech" = OAUTHBEARER ]; then
+        CLIENT_CONF+=("sasl.mechanisms=$mech" "enable.sasl.oauthbearer.unsecure.jwt=true"
+            "sasl.oauthbearer.config=principal=admin scope=requiredScope")
+    elif [ -n "$mech" ]; then
         CLIENT_CONF+=("sasl.mechanisms=$mech" "sasl.username=testuser" "sasl.password=testpass")
     fi
     unset_ssl_env

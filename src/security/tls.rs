@@ -66,11 +66,99 @@ fn protocol_versions(
     Ok(out)
 }
 
-/// Client-certificate verification as Java's TLS (and so Kafka) reports failures: a chain
-/// that does not lead to a trusted CA is `certificate_unknown` (46), where rustls would say
-/// `unknown_ca` (48). Clients built against Kafka look for Kafka's alerts.
+/// Client-certificate verification as Java's TLS (and so Kafka) does it: a chain that does not
+/// lead to a trusted CA is `certificate_unknown` (46), where rustls would say `unknown_ca`
+/// (48), since clients built against Kafka look for Kafka's alerts; and X.509 v1 certificates,
+/// which `openssl x509 -req` makes without an extensions file and Java accepts but webpki
+/// refuses, are checked here (validity, signature up to a trusted CA).
 #[derive(Debug)]
-struct KafkaAlerts(Arc<dyn ClientCertVerifier>);
+struct KafkaAlerts {
+    inner: Arc<dyn ClientCertVerifier>,
+    roots: Vec<CertificateDer<'static>>,
+}
+
+fn is_v1_refusal(e: &Error) -> bool {
+    matches!(e, Error::InvalidCertificate(CertificateError::Other(o))
+        if format!("{o:?}").contains("UnsupportedCertVersion"))
+}
+
+fn untrusted(why: &str) -> Error {
+    Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(Untrusted(
+        why.to_string(),
+    )))))
+}
+
+/// Verifies a chain webpki cannot parse (an X.509 v1 certificate in it): each certificate must
+/// be valid now and signed by the next, ending at a trusted root.
+fn verify_v1_chain(
+    roots: &[CertificateDer<'_>],
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    now: UnixTime,
+) -> Result<(), Error> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    fn parse(d: &[u8]) -> Option<X509Certificate<'_>> {
+        X509Certificate::from_der(d).ok().map(|(_, c)| c)
+    }
+    let at = x509_parser::time::ASN1Time::from_timestamp(now.as_secs() as i64)
+        .map_err(|_| untrusted("bad clock"))?;
+    let mut current = parse(end_entity.as_ref())
+        .ok_or(Error::InvalidCertificate(CertificateError::BadEncoding))?;
+    let roots: Vec<_> = roots.iter().filter_map(|r| parse(r.as_ref())).collect();
+    let intermediates: Vec<_> = intermediates
+        .iter()
+        .filter_map(|i| parse(i.as_ref()))
+        .collect();
+    for _ in 0..8 {
+        if !current.validity().is_valid_at(at) {
+            return Err(Error::InvalidCertificate(CertificateError::Expired));
+        }
+        let signed_by = |issuer: &X509Certificate<'_>| {
+            issuer.subject() == current.issuer()
+                && current.verify_signature(Some(issuer.public_key())).is_ok()
+        };
+        if roots.iter().any(signed_by) {
+            return Ok(());
+        }
+        match intermediates.iter().find(|i| signed_by(i)) {
+            Some(next) => current = next.clone(),
+            None => break,
+        }
+    }
+    Err(untrusted("no chain to a trusted CA"))
+}
+
+/// A TLS CertificateVerify signature checked against a certificate webpki cannot parse.
+fn verify_signature_v1(
+    message: &[u8],
+    cert: &CertificateDer<'_>,
+    dss: &DigitallySignedStruct,
+) -> Result<rustls::client::danger::HandshakeSignatureValid, Error> {
+    use ring::signature as sig;
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let (_, c) = X509Certificate::from_der(cert.as_ref())
+        .map_err(|_| Error::InvalidCertificate(CertificateError::BadEncoding))?;
+    let alg: &dyn sig::VerificationAlgorithm = match dss.scheme {
+        SignatureScheme::RSA_PKCS1_SHA256 => &sig::RSA_PKCS1_2048_8192_SHA256,
+        SignatureScheme::RSA_PKCS1_SHA384 => &sig::RSA_PKCS1_2048_8192_SHA384,
+        SignatureScheme::RSA_PKCS1_SHA512 => &sig::RSA_PKCS1_2048_8192_SHA512,
+        SignatureScheme::RSA_PSS_SHA256 => &sig::RSA_PSS_2048_8192_SHA256,
+        SignatureScheme::RSA_PSS_SHA384 => &sig::RSA_PSS_2048_8192_SHA384,
+        SignatureScheme::RSA_PSS_SHA512 => &sig::RSA_PSS_2048_8192_SHA512,
+        SignatureScheme::ECDSA_NISTP256_SHA256 => &sig::ECDSA_P256_SHA256_ASN1,
+        SignatureScheme::ECDSA_NISTP384_SHA384 => &sig::ECDSA_P384_SHA384_ASN1,
+        SignatureScheme::ED25519 => &sig::ED25519,
+        _ => {
+            return Err(Error::PeerMisbehaved(
+                rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme,
+            ))
+        }
+    };
+    sig::UnparsedPublicKey::new(alg, &c.public_key().subject_public_key.data)
+        .verify(message, dss.signature())
+        .map(|_| rustls::client::danger::HandshakeSignatureValid::assertion())
+        .map_err(|_| Error::InvalidCertificate(CertificateError::BadSignature))
+}
 
 #[derive(Debug)]
 struct Untrusted(String);
@@ -85,15 +173,15 @@ impl std::error::Error for Untrusted {}
 
 impl ClientCertVerifier for KafkaAlerts {
     fn offer_client_auth(&self) -> bool {
-        self.0.offer_client_auth()
+        self.inner.offer_client_auth()
     }
 
     fn client_auth_mandatory(&self) -> bool {
-        self.0.client_auth_mandatory()
+        self.inner.client_auth_mandatory()
     }
 
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        self.0.root_hint_subjects()
+        self.inner.root_hint_subjects()
     }
 
     fn verify_client_cert(
@@ -102,18 +190,26 @@ impl ClientCertVerifier for KafkaAlerts {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, Error> {
-        self.0
+        match self
+            .inner
             .verify_client_cert(end_entity, intermediates, now)
-            .map_err(|e| match e {
-                Error::InvalidCertificate(
-                    c @ (CertificateError::UnknownIssuer
-                    | CertificateError::BadSignature
-                    | CertificateError::Other(_)),
-                ) => Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(
-                    Untrusted(format!("{c:?}")),
-                )))),
-                other => other,
-            })
+        {
+            Err(e) if is_v1_refusal(&e) => {
+                verify_v1_chain(&self.roots, end_entity, intermediates, now)?;
+                return Ok(ClientCertVerified::assertion());
+            }
+            r => r,
+        }
+        .map_err(|e| match e {
+            Error::InvalidCertificate(
+                c @ (CertificateError::UnknownIssuer
+                | CertificateError::BadSignature
+                | CertificateError::Other(_)),
+            ) => Error::InvalidCertificate(CertificateError::Other(OtherError(Arc::new(
+                Untrusted(format!("{c:?}")),
+            )))),
+            other => other,
+        })
     }
 
     fn verify_tls12_signature(
@@ -122,7 +218,10 @@ impl ClientCertVerifier for KafkaAlerts {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        match self.inner.verify_tls12_signature(message, cert, dss) {
+            Err(e) if is_v1_refusal(&e) => verify_signature_v1(message, cert, dss),
+            r => r,
+        }
     }
 
     fn verify_tls13_signature(
@@ -131,11 +230,14 @@ impl ClientCertVerifier for KafkaAlerts {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        match self.inner.verify_tls13_signature(message, cert, dss) {
+            Err(e) if is_v1_refusal(&e) => verify_signature_v1(message, cert, dss),
+            r => r,
+        }
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.inner.supported_verify_schemes()
     }
 }
 
@@ -244,7 +346,8 @@ pub fn acceptor(config: &Config) -> Result<TlsAcceptor, String> {
             let ca = pem_source(config, "ssl.truststore.certificates", "ssl.truststore.location")?
                 .ok_or("ssl.client.auth needs ssl.truststore.location (PEM) or ssl.truststore.certificates")?;
             let mut roots = RootCertStore::empty();
-            for c in certs(&ca)? {
+            let trusted = certs(&ca)?;
+            for c in trusted.clone() {
                 roots.add(c).map_err(|e| format!("truststore: {e}"))?;
             }
             let v = WebPkiClientVerifier::builder(Arc::new(roots));
@@ -254,7 +357,10 @@ pub fn acceptor(config: &Config) -> Result<TlsAcceptor, String> {
                 v
             };
             let verifier = v.build().map_err(|e| format!("truststore: {e}"))?;
-            builder.with_client_cert_verifier(Arc::new(KafkaAlerts(verifier)))
+            builder.with_client_cert_verifier(Arc::new(KafkaAlerts {
+                inner: verifier,
+                roots: trusted,
+            }))
         }
         other => {
             return Err(format!(
