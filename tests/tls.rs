@@ -104,6 +104,10 @@ fn ssl_with_client_certificates_and_sasl_ssl() {
         ("ssl.truststore.location", &pki.ca),
         ("ssl.client.auth", "requested"),
         ("sasl.users", "alice:alice-secret"),
+        (
+            "sasl.enabled.mechanisms",
+            "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER",
+        ),
     ]);
     let addrs = broker.handle.as_ref().unwrap().local_addrs().to_vec();
     let mut ssl = ClientConfig::new();
@@ -118,19 +122,36 @@ fn ssl_with_client_certificates_and_sasl_ssl() {
     .set("broker.address.family", "v4");
     assert_eq!(round_trip(&ssl, "over-ssl"), Ok(1));
 
-    let mut sasl_ssl = ClientConfig::new();
-    sasl_ssl
-        .set(
-            "bootstrap.servers",
-            format!("127.0.0.1:{}", addrs[2].port()),
-        )
-        .set("security.protocol", "SASL_SSL")
-        .set("ssl.ca.location", &pki.ca)
-        .set("sasl.mechanism", "SCRAM-SHA-256")
-        .set("sasl.username", "alice")
-        .set("sasl.password", "alice-secret")
-        .set("broker.address.family", "v4");
-    assert_eq!(round_trip(&sasl_ssl, "over-sasl-ssl"), Ok(1));
+    // Every mechanism over SASL_SSL (OAUTHBEARER with librdkafka's unsecured token).
+    for (i, mechanism) in ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]
+        .iter()
+        .enumerate()
+    {
+        let mut sasl_ssl = ClientConfig::new();
+        sasl_ssl
+            .set(
+                "bootstrap.servers",
+                format!("127.0.0.1:{}", addrs[2].port()),
+            )
+            .set("security.protocol", "SASL_SSL")
+            .set("ssl.ca.location", &pki.ca)
+            .set("sasl.mechanism", *mechanism)
+            .set("broker.address.family", "v4");
+        if *mechanism == "OAUTHBEARER" {
+            sasl_ssl
+                .set("enable.sasl.oauthbearer.unsecure.jwt", "true")
+                .set("sasl.oauthbearer.config", "principal=alice");
+        } else {
+            sasl_ssl
+                .set("sasl.username", "alice")
+                .set("sasl.password", "alice-secret");
+        }
+        assert_eq!(
+            round_trip(&sasl_ssl, &format!("over-sasl-ssl-{i}")),
+            Ok(1),
+            "{mechanism}"
+        );
+    }
 
     let cert = std::fs::read(&pki.client_cert).unwrap();
     let der = rustls_pemfile::certs(&mut cert.as_slice())
