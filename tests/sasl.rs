@@ -426,3 +426,27 @@ fn oauthbearer_and_per_listener_mechanisms() {
         .unwrap();
     assert_eq!(hi, 1);
 }
+
+/// KIP-368: re-authenticating on a connection keeps its identity; switching user (or
+/// mechanism) is refused and the connection closes.
+#[test]
+fn re_authentication_cannot_switch_identity() {
+    let broker = TestBroker::start_with(&[
+        ("listeners", "SASL_PLAINTEXT://127.0.0.1:0"),
+        ("sasl.users", "alice:alice-secret,bob:bob-secret"),
+    ]);
+    let mut c = RawClient::connect(broker.addr());
+    let r: SaslAuthenticateResponse =
+        sasl_call(&mut c, "PLAIN", b"\0alice\0alice-secret".to_vec()).unwrap();
+    assert_eq!(r.error_code, 0);
+    // The same user again is a normal re-authentication.
+    let r: SaslAuthenticateResponse =
+        sasl_call(&mut c, "PLAIN", b"\0alice\0alice-secret".to_vec()).unwrap();
+    assert_eq!(r.error_code, 0);
+    let _: ApiVersionsResponse = c.call(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default());
+    // Someone else's valid credentials are not.
+    let r: SaslAuthenticateResponse =
+        sasl_call(&mut c, "PLAIN", b"\0bob\0bob-secret".to_vec()).unwrap();
+    assert_eq!(r.error_code, 58);
+    assert!(c.is_closed());
+}

@@ -389,6 +389,61 @@ fn x509_v1_client_certificates_are_accepted() {
             .set("broker.address.family", "v4");
         assert_eq!(round_trip(&c, "v1-cert"), Ok(1), "{protocols}");
     }
+    // A v1 certificate signed by an ordinary client certificate (not a CA) is refused, even
+    // with that certificate, which the broker's CA did sign, sent along as the chain.
+    let out = openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "v1.csr",
+        "-CA",
+        &pki.client_cert,
+        "-CAkey",
+        &pki.client_key,
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=admin",
+        "-out",
+        "forged.pem",
+    ])
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let chain = format!(
+        "{}{}",
+        std::fs::read_to_string(dir.path().join("forged.pem")).unwrap(),
+        std::fs::read_to_string(&pki.client_cert).unwrap()
+    );
+    std::fs::write(dir.path().join("forged-chain.pem"), chain).unwrap();
+    let broker = TestBroker::start_with(&[
+        ("listeners", "SSL://127.0.0.1:0"),
+        ("ssl.keystore.location", &pki.server),
+        ("ssl.truststore.location", &pki.ca),
+        ("ssl.client.auth", "required"),
+    ]);
+    let port = broker.handle.as_ref().unwrap().local_addr().port();
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", format!("127.0.0.1:{port}"))
+        .set("security.protocol", "SSL")
+        .set("ssl.ca.location", &pki.ca)
+        .set(
+            "ssl.certificate.location",
+            dir.path().join("forged-chain.pem").display().to_string(),
+        )
+        .set(
+            "ssl.key.location",
+            dir.path().join("v1.key").display().to_string(),
+        )
+        .set("broker.address.family", "v4")
+        .set("socket.timeout.ms", "3000");
+    assert!(round_trip(&c, "v1-forged").is_err(), "a leaf cannot sign");
+    drop(broker);
+
     // A v1 certificate from a CA the broker does not trust is refused.
     for args in [
         &[

@@ -63,10 +63,18 @@ pub fn allowed_on_any(state: &BrokerState, operation: i8, resource_type: i8) -> 
 
 /// The caller's authorized-operations bitfield for a resource: the bits of `all` (one per
 /// operation code) the authorizer allows, as Kafka reports them in Metadata and the Describe
-/// APIs.
+/// APIs; 0 when the caller may not even describe it.
 pub fn authorized_ops(state: &BrokerState, resource_type: i8, name: &str, all: i32) -> i32 {
     if !state.authorizer.enabled() {
         return all;
+    }
+    if !allowed(
+        state,
+        crate::security::acl::op::DESCRIBE,
+        resource_type,
+        name,
+    ) {
+        return 0;
     }
     (0..31)
         .filter(|bit| all & (1 << bit) != 0)

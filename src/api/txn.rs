@@ -378,26 +378,36 @@ pub async fn handle_txn_offset_commit(
         .collect();
     let codes = if member_code != code::NONE {
         vec![member_code; items.len()]
-    } else if topic_refused.iter().any(|r| *r) {
+    } else {
+        // The topics the caller may read are committed; the others are refused, as Kafka does.
+        let (allowed, _): (Vec<_>, Vec<_>) = items
+            .into_iter()
+            .zip(&topic_refused)
+            .partition(|(_, refused)| !**refused);
+        let allowed: Vec<CommitItem> = allowed.into_iter().map(|(i, _)| i).collect();
+        let mut committed = if allowed.is_empty() {
+            Vec::new()
+        } else {
+            state.groups.get_or_create(&group);
+            state.groups.txn_commit(
+                &state.cluster,
+                &group,
+                req.producer_id.0,
+                req.producer_epoch,
+                allowed,
+            )
+        }
+        .into_iter();
         topic_refused
             .iter()
-            .map(|r| {
-                if *r {
+            .map(|refused| {
+                if *refused {
                     code::TOPIC_AUTHORIZATION_FAILED
                 } else {
-                    code::NONE
+                    committed.next().unwrap_or(code::NONE)
                 }
             })
             .collect()
-    } else {
-        state.groups.get_or_create(&group);
-        state.groups.txn_commit(
-            &state.cluster,
-            &group,
-            req.producer_id.0,
-            req.producer_epoch,
-            items,
-        )
     };
     let mut it = codes.into_iter();
     let mut resp = TxnOffsetCommitResponse::default();

@@ -88,8 +88,22 @@ fn untrusted(why: &str) -> Error {
     )))))
 }
 
-/// Verifies a chain webpki cannot parse (an X.509 v1 certificate in it): each certificate must
-/// be valid now and signed by the next, ending at a trusted root.
+/// Whether a certificate may sign others (PKIX): basicConstraints with cA, keyCertSign when a
+/// key usage is given, and a path length allowing `below` CA certificates under it.
+fn is_ca(c: &x509_parser::certificate::X509Certificate<'_>, below: u32) -> bool {
+    let ca = matches!(c.basic_constraints(), Ok(Some(bc))
+        if bc.value.ca && bc.value.path_len_constraint.is_none_or(|n| below <= n));
+    let usage_ok = match c.key_usage() {
+        Ok(Some(ku)) => ku.value.key_cert_sign(),
+        Ok(None) => true,
+        Err(_) => false,
+    };
+    ca && usage_ok
+}
+
+/// Verifies a chain webpki cannot parse (an X.509 v1 end-entity certificate): the end entity
+/// valid now and fit for client authentication, each intermediate a CA valid now, each
+/// certificate signed by the next, ending at a trusted root.
 fn verify_v1_chain(
     roots: &[CertificateDer<'_>],
     end_entity: &CertificateDer<'_>,
@@ -102,14 +116,20 @@ fn verify_v1_chain(
     }
     let at = x509_parser::time::ASN1Time::from_timestamp(now.as_secs() as i64)
         .map_err(|_| untrusted("bad clock"))?;
-    let mut current = parse(end_entity.as_ref())
+    let leaf = parse(end_entity.as_ref())
         .ok_or(Error::InvalidCertificate(CertificateError::BadEncoding))?;
+    if let Ok(Some(eku)) = leaf.extended_key_usage() {
+        if !eku.value.any && !eku.value.client_auth {
+            return Err(Error::InvalidCertificate(CertificateError::InvalidPurpose));
+        }
+    }
     let roots: Vec<_> = roots.iter().filter_map(|r| parse(r.as_ref())).collect();
     let intermediates: Vec<_> = intermediates
         .iter()
         .filter_map(|i| parse(i.as_ref()))
         .collect();
-    for _ in 0..8 {
+    let mut current = leaf;
+    for depth in 0..8u32 {
         if !current.validity().is_valid_at(at) {
             return Err(Error::InvalidCertificate(CertificateError::Expired));
         }
@@ -117,10 +137,15 @@ fn verify_v1_chain(
             issuer.subject() == current.issuer()
                 && current.verify_signature(Some(issuer.public_key())).is_ok()
         };
+        // Trust anchors are trusted as configured, as Java's trust store does.
         if roots.iter().any(signed_by) {
             return Ok(());
         }
-        match intermediates.iter().find(|i| signed_by(i)) {
+        // Only a CA may vouch for the next certificate: never a leaf the client also holds.
+        match intermediates
+            .iter()
+            .find(|i| is_ca(i, depth) && signed_by(i))
+        {
             Some(next) => current = next.clone(),
             None => break,
         }

@@ -106,6 +106,9 @@ async fn read_loop<R: AsyncRead + Unpin>(
     let needs_sasl = info.protocol.needs_sasl();
     let mut sasl = SaslSession::default();
     let mut session_expiry: Option<std::time::Instant> = None;
+    // (principal, mechanism) of the first successful login: KIP-368 re-authentication must keep
+    // both.
+    let mut first_login: Option<(String, String)> = None;
     // On SSL listeners the certificate names the principal; SASL overrides it.
     let tls_principal = tls_principal.or_else(|| {
         info.protocol
@@ -164,8 +167,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
         };
         if needs_sasl {
             if matches!(frame.api, ApiKey::SaslHandshake | ApiKey::SaslAuthenticate) {
-                let before = sasl.authenticated().then(|| sasl.principal.clone());
-                let (bytes, failure, lifetime_ms) = sasl_step(&mut sasl, state, info, &frame)?;
+                let (bytes, failure, lifetime_ms) =
+                    sasl_step(&mut sasl, state, info, &frame, first_login.as_ref())?;
                 if tx.send(Pending::Ready(bytes)).await.is_err() {
                     return Ok(());
                 }
@@ -173,11 +176,10 @@ async fn read_loop<R: AsyncRead + Unpin>(
                     return Err(format!("SASL authentication failed: {reason}"));
                 }
                 if sasl.authenticated() && frame.api == ApiKey::SaslAuthenticate {
-                    if let Some(before) = before.filter(|b| *b != sasl.principal) {
-                        // KIP-368: re-authentication may not switch identities.
-                        return Err(format!(
-                            "re-authentication as {:?} on a connection authenticated as {:?}",
-                            sasl.principal, before
+                    if first_login.is_none() {
+                        first_login = Some((
+                            sasl.principal.clone().unwrap_or_default(),
+                            sasl.mechanism.clone().unwrap_or_default(),
                         ));
                     }
                     // KIP-368: the session lasts connections.max.reauth.ms (or until the token
@@ -237,6 +239,7 @@ fn sasl_step(
     state: &BrokerState,
     info: &super::ListenerInfo,
     frame: &protocol::Frame,
+    first_login: Option<&(String, String)>,
 ) -> Result<(Bytes, Option<String>, i64), String> {
     let security = &info.security;
     use kafka_protocol::messages::{
@@ -266,6 +269,22 @@ fn sasl_step(
         AuthOutcome::Continue(b) => {
             resp.auth_bytes = b.into();
             None
+        }
+        AuthOutcome::Done(_)
+            if first_login.is_some_and(|(p, m)| {
+                sasl.principal.as_deref() != Some(p.as_str())
+                    || sasl.mechanism.as_deref() != Some(m.as_str())
+            }) =>
+        {
+            let msg = format!(
+                "Re-authentication may not change the principal or mechanism (was {:?}, now {:?} with {:?})",
+                first_login,
+                sasl.principal,
+                sasl.mechanism
+            );
+            resp.error_code = crate::security::sasl::SASL_AUTHENTICATION_FAILED;
+            resp.error_message = Some(kafka_protocol::protocol::StrBytes::from_string(msg.clone()));
+            Some(msg)
         }
         AuthOutcome::Done(b) => {
             resp.auth_bytes = b.into();

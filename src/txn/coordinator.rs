@@ -164,14 +164,16 @@ fn get_tagged(b: &mut Bytes) -> Option<Vec<(u64, Bytes)>> {
     Some(out)
 }
 
-/// TransactionLogKey v0 / TransactionLogValue v1 (flexible; PreviousProducerId,
-/// NextProducerId and ClientTransactionVersion as tagged fields 0, 1 and 2), as Kafka 4 writes.
+/// TransactionLogKey v0 / TransactionLogValue. Transactions v2 state is written as v1
+/// (flexible; PreviousProducerId, NextProducerId and ClientTransactionVersion as tagged fields
+/// 0, 1 and 2), as Kafka 4 writes it; everything else stays v0, which older Weir builds read.
 pub fn encode(meta: &TxnMeta) -> (Bytes, Option<Bytes>) {
     let mut k = BytesMut::new();
     k.put_i16(0);
     put_str(&mut k, &meta.id);
+    let flexible = meta.client_version >= 2 || meta.next_producer_id >= 0;
     let mut v = BytesMut::new();
-    v.put_i16(1);
+    v.put_i16(if flexible { 1 } else { 0 });
     v.put_i64(meta.producer_id);
     v.put_i16(meta.epoch);
     v.put_i32(meta.timeout_ms);
@@ -180,27 +182,40 @@ pub fn encode(meta: &TxnMeta) -> (Bytes, Option<Bytes>) {
     for (t, p) in &meta.partitions {
         by_topic.entry(t).or_default().push(*p);
     }
-    put_uvarint(&mut v, by_topic.len() as u64 + 1);
+    if flexible {
+        put_uvarint(&mut v, by_topic.len() as u64 + 1);
+    } else {
+        v.put_i32(by_topic.len() as i32);
+    }
     for (t, ps) in by_topic {
-        put_uvarint(&mut v, t.len() as u64 + 1);
-        v.put_slice(t.as_bytes());
-        put_uvarint(&mut v, ps.len() as u64 + 1);
+        if flexible {
+            put_uvarint(&mut v, t.len() as u64 + 1);
+            v.put_slice(t.as_bytes());
+            put_uvarint(&mut v, ps.len() as u64 + 1);
+        } else {
+            put_str(&mut v, t);
+            v.put_i32(ps.len() as i32);
+        }
         for p in ps {
             v.put_i32(p);
         }
-        put_uvarint(&mut v, 0);
+        if flexible {
+            put_uvarint(&mut v, 0);
+        }
     }
     v.put_i64(meta.update_ms);
     v.put_i64(meta.start_ms);
-    put_uvarint(&mut v, 3);
-    for (tag, bytes) in [
-        (0u64, meta.prev_producer_id.to_be_bytes().to_vec()),
-        (1, meta.next_producer_id.to_be_bytes().to_vec()),
-        (2, meta.client_version.to_be_bytes().to_vec()),
-    ] {
-        put_uvarint(&mut v, tag);
-        put_uvarint(&mut v, bytes.len() as u64);
-        v.put_slice(&bytes);
+    if flexible {
+        put_uvarint(&mut v, 3);
+        for (tag, bytes) in [
+            (0u64, meta.prev_producer_id.to_be_bytes().to_vec()),
+            (1, meta.next_producer_id.to_be_bytes().to_vec()),
+            (2, meta.client_version.to_be_bytes().to_vec()),
+        ] {
+            put_uvarint(&mut v, tag);
+            put_uvarint(&mut v, bytes.len() as u64);
+            v.put_slice(&bytes);
+        }
     }
     (k.freeze(), Some(v.freeze()))
 }
@@ -271,7 +286,8 @@ pub fn decode(key: &Bytes, value: Option<&Bytes>) -> Option<(String, Option<TxnM
         partitions,
         start_ms,
         update_ms,
-        client_version: if flexible { 1 } else { 0 },
+        // Kafka leaves tagged fields at their default (0) out.
+        client_version: 0,
         prev_producer_id: -1,
         next_producer_id: -1,
     };
@@ -609,13 +625,17 @@ impl TxnCoordinator {
         let mut m = lock(&t);
         match (m.state, commit) {
             (TxnState::Ongoing, _) => {
+                let before = m.clone();
                 m.state = if commit {
                     TxnState::PrepareCommit
                 } else {
                     TxnState::PrepareAbort
                 };
                 m.update_ms = now_ms();
-                self.persist(&state.cluster, &m)?;
+                if let Err(c) = self.persist(&state.cluster, &m) {
+                    *m = before;
+                    return Err(c);
+                }
                 self.complete(state, &mut m, commit)?;
                 Ok((m.producer_id, m.epoch))
             }
@@ -690,6 +710,7 @@ impl TxnCoordinator {
         m: &mut TxnMeta,
         commit: bool,
     ) -> TxnResult<(i64, i16)> {
+        let before = m.clone();
         if m.epoch >= EPOCH_EXHAUSTED {
             m.next_producer_id = state
                 .producer_ids
@@ -707,7 +728,12 @@ impl TxnCoordinator {
             TxnState::PrepareAbort
         };
         m.update_ms = now_ms();
-        self.persist(&state.cluster, m)?;
+        if let Err(c) = self.persist(&state.cluster, m) {
+            // Nothing was written: the transaction stays as it was, and the client may retry.
+            *m = before;
+            return Err(c);
+        }
+        // Past PrepareX the outcome is decided; if the markers fail now, the timer finishes it.
         self.complete(state, m, commit)?;
         Ok((m.producer_id, m.epoch))
     }
@@ -744,11 +770,28 @@ impl TxnCoordinator {
         self.persist(&state.cluster, m)
     }
 
-    /// Aborts transactions that outlived their timeout, bumping the epoch to fence the producer.
+    /// Aborts transactions that outlived their timeout, bumping the epoch to fence the producer,
+    /// and finishes transactions whose second phase failed (a marker that could not be written)
+    /// instead of leaving their transactional id stuck.
     pub fn abort_timed_out(&self, state: &BrokerState) {
         let now = now_ms();
         for t in self.all() {
             let mut m = lock(&t);
+            let prepared = matches!(
+                m.state,
+                TxnState::PrepareCommit | TxnState::PrepareAbort | TxnState::PrepareEpochFence
+            );
+            if prepared && now - m.update_ms > 1000 {
+                let commit = m.state == TxnState::PrepareCommit;
+                tracing::info!(
+                    "retrying the {} of transaction {}",
+                    if commit { "commit" } else { "abort" },
+                    m.id
+                );
+                m.update_ms = now;
+                let _ = self.complete(state, &mut m, commit);
+                continue;
+            }
             if m.state == TxnState::Ongoing
                 && m.start_ms >= 0
                 && now - m.start_ms > m.timeout_ms as i64
@@ -827,6 +870,28 @@ mod tests {
         assert_eq!(
             decode(&k, v.as_ref()),
             Some(("tx".to_string(), Some(m.clone())))
+        );
+        // Transactions v1 state stays in the v0 format.
+        let mut tv1 = m.clone();
+        tv1.client_version = 1;
+        tv1.next_producer_id = -1;
+        let (_, v) = encode(&tv1);
+        assert_eq!(v.as_ref().unwrap()[..2], [0, 0]);
+        let (_, back) = decode(&k, v.as_ref()).unwrap();
+        let back = back.unwrap();
+        assert_eq!(
+            (
+                back.producer_id,
+                back.epoch,
+                back.partitions.clone(),
+                back.start_ms
+            ),
+            (
+                tv1.producer_id,
+                tv1.epoch,
+                tv1.partitions.clone(),
+                tv1.start_ms
+            )
         );
         // Records written before the flexible format still load.
         let mut v0 = BytesMut::new();
