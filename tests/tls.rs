@@ -507,3 +507,91 @@ fn x509_v1_client_certificates_are_accepted() {
         .set("socket.timeout.ms", "3000");
     assert!(round_trip(&c, "v1-stranger").is_err());
 }
+
+/// PKCS#12 keystores and truststores (what `keytool` writes since Java 9, and Kafka's usual
+/// `ssl.keystore.type`), with their passwords; a wrong password stops startup with a message.
+#[test]
+fn pkcs12_keystore_and_truststore() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let openssl = |args: &[&str]| {
+        std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+    };
+    if openssl(&["version"]).is_err() {
+        eprintln!("skipped: the openssl tool is not installed (.ci/run installs it)");
+        return;
+    }
+    for args in [
+        &[
+            "pkcs12",
+            "-export",
+            "-in",
+            &pki.server,
+            "-out",
+            "server.p12",
+            "-name",
+            "broker",
+            "-passout",
+            "pass:ks-secret",
+        ][..],
+        &[
+            "pkcs12",
+            "-export",
+            "-nokeys",
+            "-in",
+            &pki.ca,
+            "-out",
+            "trust.p12",
+            "-passout",
+            "pass:ts-secret",
+        ][..],
+    ] {
+        let out = openssl(args).unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let ks = dir.path().join("server.p12").display().to_string();
+    let ts = dir.path().join("trust.p12").display().to_string();
+    let broker = TestBroker::start_with(&[
+        ("listeners", "SSL://127.0.0.1:0"),
+        ("ssl.keystore.type", "PKCS12"),
+        ("ssl.keystore.location", &ks),
+        ("ssl.keystore.password", "ks-secret"),
+        ("ssl.truststore.type", "PKCS12"),
+        ("ssl.truststore.location", &ts),
+        ("ssl.truststore.password", "ts-secret"),
+        ("ssl.client.auth", "required"),
+    ]);
+    let port = broker.handle.as_ref().unwrap().local_addr().port();
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", format!("127.0.0.1:{port}"))
+        .set("security.protocol", "SSL")
+        .set("ssl.ca.location", &pki.ca)
+        .set("ssl.certificate.location", &pki.client_cert)
+        .set("ssl.key.location", &pki.client_key)
+        .set("broker.address.family", "v4");
+    assert_eq!(round_trip(&c, "over-pkcs12"), Ok(1));
+
+    let mut cfg = weir::Config::for_test(dir.path().join("other"));
+    for (k, v) in [
+        ("listeners", "SSL://127.0.0.1:0"),
+        ("ssl.keystore.type", "PKCS12"),
+        ("ssl.keystore.location", ks.as_str()),
+        ("ssl.keystore.password", "wrong"),
+    ] {
+        cfg.set(k, v).unwrap();
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let err = rt
+        .block_on(weir::Broker::start(cfg))
+        .err()
+        .expect("a wrong keystore password stops startup")
+        .to_string();
+    assert!(err.contains("ssl.keystore.password"), "{err}");
+}

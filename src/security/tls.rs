@@ -1,8 +1,10 @@
-//! TLS for SSL and SASL_SSL listeners, with rustls. Certificates and keys are PEM, configured
-//! with Kafka's names: `ssl.keystore.location` (a PEM file holding the private key and the
-//! certificate chain, `ssl.keystore.type=PEM`) or inline `ssl.keystore.certificate.chain` and
-//! `ssl.keystore.key`; `ssl.truststore.location` / `ssl.truststore.certificates` for the CAs
-//! client certificates must chain to; `ssl.client.auth` = none | requested | required.
+//! TLS for SSL and SASL_SSL listeners, with rustls, configured with Kafka's names. The broker's
+//! certificate and key: a PEM file holding both (`ssl.keystore.location`, `ssl.keystore.type=PEM`),
+//! inline `ssl.keystore.certificate.chain` / `ssl.keystore.key`, or a PKCS#12 keystore
+//! (`ssl.keystore.type=PKCS12`, or JKS naming a file keytool wrote as PKCS#12) with
+//! `ssl.keystore.password`. The CAs client certificates must chain to: `ssl.truststore.location`
+//! (PEM or PKCS#12 with `ssl.truststore.password`) or inline `ssl.truststore.certificates`.
+//! `ssl.client.auth` = none | requested | required; `ssl.enabled.protocols` picks TLS 1.2/1.3.
 //! A client certificate's subject becomes the principal (`User:CN=...,O=...`), as Kafka's default
 //! principal builder does.
 
@@ -334,21 +336,89 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for HandshakeStream<S> {
     }
 }
 
-/// Builds the acceptor for TLS listeners from the broker config.
-pub fn acceptor(config: &Config) -> Result<TlsAcceptor, String> {
-    if let Some(t) = config.props.get("ssl.keystore.type") {
-        if t.trim() != "PEM" {
-            return Err(format!(
-                "ssl.keystore.type={t}: only PEM keystores are supported"
-            ));
+/// A Java keystore file's magic number: the JKS format itself, not PKCS#12.
+const JKS_MAGIC: [u8; 4] = [0xFE, 0xED, 0xFE, 0xED];
+
+/// Reads a PKCS#12 store (what `keytool` writes since Java 9, whatever the file is called).
+fn pkcs12(
+    location: &str,
+    password_key: &str,
+    config: &Config,
+    policy: p12_keystore::Pkcs12ImportPolicy,
+) -> Result<p12_keystore::KeyStore, String> {
+    let path = location.trim();
+    let data = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    if data.starts_with(&JKS_MAGIC) {
+        return Err(format!(
+            "{path} is in the legacy JKS format; convert it with `keytool -importkeystore -srckeystore {path} -destkeystore {path}.p12 -deststoretype PKCS12`"
+        ));
+    }
+    let password = config
+        .props
+        .get(password_key)
+        .map(String::as_str)
+        .unwrap_or("");
+    p12_keystore::KeyStore::from_pkcs12(&data, password, policy)
+        .map_err(|e| format!("{path}: not a PKCS#12 store, or {password_key} is wrong ({e})"))
+}
+
+/// Whether a store is PEM: by `ssl.*.type` (Kafka's names), else by its content.
+fn is_pem(config: &Config, type_key: &str, location: Option<&String>) -> Result<bool, String> {
+    match config
+        .props
+        .get(type_key)
+        .map(|t| t.trim().to_ascii_uppercase())
+    {
+        Some(t) if t == "PEM" => Ok(true),
+        Some(t) if t == "PKCS12" || t == "JKS" => Ok(false),
+        Some(t) => Err(format!("{type_key}={t}: expected PEM, PKCS12 or JKS")),
+        None => Ok(match location {
+            Some(path) => std::fs::read(path.trim())
+                .map(|d| d.trim_ascii_start().starts_with(b"-----BEGIN"))
+                .unwrap_or(true),
+            None => true,
+        }),
+    }
+}
+
+/// The broker's certificate chain and private key: PEM (`ssl.keystore.location` holding both,
+/// or inline `ssl.keystore.certificate.chain` / `ssl.keystore.key`) or a PKCS#12 keystore
+/// with `ssl.keystore.password`.
+fn keystore(
+    config: &Config,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
+    let location = config
+        .props
+        .get("ssl.keystore.location")
+        .filter(|v| !v.trim().is_empty());
+    if !is_pem(config, "ssl.keystore.type", location)? {
+        let path = location.ok_or("a PKCS12/JKS keystore needs ssl.keystore.location")?;
+        let store = pkcs12(
+            path,
+            "ssl.keystore.password",
+            config,
+            p12_keystore::Pkcs12ImportPolicy::Relaxed,
+        )?;
+        let (_, chain) = store
+            .private_key_chain()
+            .ok_or_else(|| format!("{path} holds no private key with its certificate"))?;
+        let certs = chain
+            .certs()
+            .iter()
+            .map(|c| CertificateDer::from(c.as_der().to_vec()))
+            .collect::<Vec<_>>();
+        if certs.is_empty() {
+            return Err(format!("{path}: the private key has no certificate"));
         }
+        let key = PrivateKeyDer::Pkcs8(chain.key().as_der().to_vec().into());
+        return Ok((certs, key));
     }
     let keystore = pem_source(
         config,
         "ssl.keystore.certificate.chain",
         "ssl.keystore.location",
     )?
-    .ok_or("TLS listeners need ssl.keystore.location (PEM) or ssl.keystore.certificate.chain")?;
+    .ok_or("TLS listeners need ssl.keystore.location or ssl.keystore.certificate.chain")?;
     let key_pem = pem_source(config, "ssl.keystore.key", "ssl.keystore.location")?
         .unwrap_or_else(|| keystore.clone());
     let chain = certs(&keystore)?;
@@ -359,6 +429,57 @@ pub fn acceptor(config: &Config) -> Result<TlsAcceptor, String> {
         rustls_pemfile::private_key(&mut BufReader::new(key_pem.as_slice()))
             .map_err(|e| format!("invalid PEM private key: {e}"))?
             .ok_or("the keystore holds no (unencrypted) private key")?;
+    Ok((chain, key))
+}
+
+/// The CAs client certificates must chain to: PEM or a PKCS#12 truststore
+/// (`ssl.truststore.password`).
+fn truststore(config: &Config) -> Result<Vec<CertificateDer<'static>>, String> {
+    let location = config
+        .props
+        .get("ssl.truststore.location")
+        .filter(|v| !v.trim().is_empty());
+    if !is_pem(config, "ssl.truststore.type", location)? {
+        let path = location.ok_or("a PKCS12/JKS truststore needs ssl.truststore.location")?;
+        // Every certificate in a truststore is an anchor, with Java's "trusted" attribute
+        // (keytool) or without it (openssl).
+        let store = pkcs12(
+            path,
+            "ssl.truststore.password",
+            config,
+            p12_keystore::Pkcs12ImportPolicy::Raw,
+        )?;
+        let mut out = Vec::new();
+        for (_, entry) in store.entries() {
+            match entry {
+                p12_keystore::KeyStoreEntry::Certificate(c) => {
+                    out.push(CertificateDer::from(c.as_der().to_vec()))
+                }
+                p12_keystore::KeyStoreEntry::PrivateKeyChain(k) => out.extend(
+                    k.certs()
+                        .iter()
+                        .map(|c| CertificateDer::from(c.as_der().to_vec())),
+                ),
+                _ => {}
+            }
+        }
+        if out.is_empty() {
+            return Err(format!("{path} holds no certificate"));
+        }
+        return Ok(out);
+    }
+    let ca = pem_source(
+        config,
+        "ssl.truststore.certificates",
+        "ssl.truststore.location",
+    )?
+    .ok_or("ssl.client.auth needs ssl.truststore.location or ssl.truststore.certificates")?;
+    certs(&ca)
+}
+
+/// Builds the acceptor for TLS listeners from the broker config.
+pub fn acceptor(config: &Config) -> Result<TlsAcceptor, String> {
+    let (chain, key) = keystore(config)?;
     let client_auth = config
         .props
         .get("ssl.client.auth")
@@ -368,10 +489,8 @@ pub fn acceptor(config: &Config) -> Result<TlsAcceptor, String> {
     let builder = match client_auth.as_str() {
         "none" => builder.with_no_client_auth(),
         "requested" | "required" => {
-            let ca = pem_source(config, "ssl.truststore.certificates", "ssl.truststore.location")?
-                .ok_or("ssl.client.auth needs ssl.truststore.location (PEM) or ssl.truststore.certificates")?;
+            let trusted = truststore(config)?;
             let mut roots = RootCertStore::empty();
-            let trusted = certs(&ca)?;
             for c in trusted.clone() {
                 roots.add(c).map_err(|e| format!("truststore: {e}"))?;
             }
