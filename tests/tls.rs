@@ -595,3 +595,64 @@ fn pkcs12_keystore_and_truststore() {
         .to_string();
     assert!(err.contains("ssl.keystore.password"), "{err}");
 }
+
+/// The `weir` tools (and so the kafka-*.sh shims) reach SASL and TLS listeners with Kafka's
+/// client properties in `--command-config`, and report a refused login as an authentication
+/// error.
+#[test]
+fn weir_tools_log_in_over_sasl_ssl() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let broker = TestBroker::start_with(&[
+        (
+            "listeners",
+            "SASL_SSL://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0",
+        ),
+        ("ssl.keystore.location", &pki.server),
+        ("sasl.users", "admin:admin-secret"),
+    ]);
+    let addrs = broker.handle.as_ref().unwrap().local_addrs().to_vec();
+    let run = |port: u16, props: &str, args: &[&str]| {
+        let f = dir.path().join(format!("client-{port}.properties"));
+        std::fs::write(&f, props).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+            .args(args)
+            .args([
+                "--bootstrap-server",
+                &format!("127.0.0.1:{port}"),
+                "--command-config",
+                f.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let sasl_ssl = format!(
+        "security.protocol=SASL_SSL\nssl.truststore.location={}\nsasl.mechanism=SCRAM-SHA-512\n\
+         sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"admin-secret\";\n",
+        pki.ca
+    );
+    let (code, _, err) = run(
+        addrs[0].port(),
+        &sasl_ssl,
+        &["topic", "create", "secured", "--partitions", "2"],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let (code, out, err) = run(addrs[0].port(), &sasl_ssl, &["topic", "list"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("secured"), "{out}");
+    // PLAIN over SASL_PLAINTEXT, with librdkafka-style property names.
+    let plain = "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\nsasl.username=admin\nsasl.password=admin-secret\n";
+    let (code, out, err) = run(addrs[1].port(), plain, &["topic", "list"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("secured"));
+    // A wrong password is an authentication error (exit 1, Kafka's error name).
+    let wrong = sasl_ssl.replace("admin-secret", "nope");
+    let (code, _, err) = run(addrs[0].port(), &wrong, &["topic", "list"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("SASL_AUTHENTICATION_FAILED"), "{err}");
+}

@@ -38,8 +38,10 @@
 //!
 //! Every command takes `--bootstrap-server HOST:PORT[,HOST:PORT]` (`-b`, default
 //! `localhost:9092`), `--command-config FILE` (Kafka client properties: `bootstrap.servers`,
-//! `client.id`, `request.timeout.ms`; a `security.protocol` other than `PLAINTEXT` is refused as
-//! not supported yet) and `--output table|json` (human tables by default; JSON for scripts;
+//! `client.id`, `request.timeout.ms`, `security.protocol` PLAINTEXT / SSL / SASL_PLAINTEXT /
+//! SASL_SSL, `sasl.mechanism` PLAIN / SCRAM-SHA-256 / SCRAM-SHA-512 with the username and
+//! password of `sasl.jaas.config` (or `sasl.username` / `sasl.password`), `ssl.truststore.*`
+//! or `ssl.ca.location`, and `ssl.keystore.*` for a client certificate) and `--output table|json` (human tables by default; JSON for scripts;
 //! `consume --output json` prints one JSON object per record).
 //!
 //! `consume` starts at the end of each partition unless told otherwise (as
@@ -198,6 +200,73 @@ pub async fn connect(common: &Common) -> CliResult<Client> {
     Ok(Client::connect(config).await?)
 }
 
+/// The SASL login from Kafka's client properties: `sasl.mechanism` (default GSSAPI in Kafka;
+/// here PLAIN) and the username/password of `sasl.jaas.config` (librdkafka's `sasl.username` /
+/// `sasl.password` also work).
+fn sasl_login(get: &dyn Fn(&str) -> Option<String>) -> CliResult<crate::client::conn::SaslLogin> {
+    let mechanism = get("sasl.mechanism")
+        .or_else(|| get("sasl.mechanisms"))
+        .unwrap_or_else(|| "PLAIN".into())
+        .trim()
+        .to_ascii_uppercase();
+    if !matches!(
+        mechanism.as_str(),
+        "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512"
+    ) {
+        return Err(CliError::Usage(format!(
+            "sasl.mechanism={mechanism}: weir's tools log in with PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"
+        )));
+    }
+    let jaas = get("sasl.jaas.config").unwrap_or_default();
+    let username = crate::security::jaas_option(&jaas, "username").or_else(|| get("sasl.username"));
+    let password = crate::security::jaas_option(&jaas, "password").or_else(|| get("sasl.password"));
+    match (username, password) {
+        (Some(username), Some(password)) => Ok(crate::client::conn::SaslLogin {
+            mechanism,
+            username,
+            password,
+        }),
+        _ => Err(CliError::Usage(
+            "SASL needs a username and password (sasl.jaas.config, or sasl.username/sasl.password)"
+                .into(),
+        )),
+    }
+}
+
+/// TLS from Kafka's client properties: the CAs to trust (`ssl.truststore.location`, PEM or
+/// PKCS#12 with `ssl.truststore.password`, `ssl.truststore.certificates`, or librdkafka's
+/// `ssl.ca.location`) and, for client-certificate listeners, the keystore (`ssl.keystore.*`).
+fn tls_config(props: &[(String, String)]) -> CliResult<std::sync::Arc<rustls::ClientConfig>> {
+    let mut view = crate::config::Config::default();
+    for (k, v) in props {
+        view.props.insert(k.clone(), v.clone());
+    }
+    if let Some(ca) = view.props.get("ssl.ca.location").cloned() {
+        view.props
+            .entry("ssl.truststore.location".into())
+            .or_insert(ca);
+    }
+    let bad = |e: String| CliError::Usage(format!("TLS settings: {e}"));
+    let mut roots = rustls::RootCertStore::empty();
+    for c in crate::security::tls::truststore(&view).map_err(bad)? {
+        roots
+            .add(c)
+            .map_err(|e| CliError::Usage(format!("TLS settings: truststore: {e}")))?;
+    }
+    let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
+    let config = if view.props.contains_key("ssl.keystore.location")
+        || view.props.contains_key("ssl.keystore.certificate.chain")
+    {
+        let (chain, key) = crate::security::tls::keystore(&view).map_err(bad)?;
+        builder
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| CliError::Usage(format!("TLS settings: keystore: {e}")))?
+    } else {
+        builder.with_no_client_auth()
+    };
+    Ok(std::sync::Arc::new(config))
+}
+
 /// Resolves the common options into a client configuration.
 pub fn client_config(common: &Common) -> CliResult<ClientConfig> {
     let props = match &common.command_config {
@@ -215,14 +284,28 @@ pub fn client_config(common: &Common) -> CliResult<ClientConfig> {
             .find(|(name, _)| name == k)
             .map(|(_, v)| v.clone())
     };
-    if let Some(sp) = get("security.protocol") {
-        if !sp.eq_ignore_ascii_case("PLAINTEXT") {
-            return Err(CliError::Usage(format!(
-                "security.protocol={sp} is not supported yet (only PLAINTEXT)"
-            )));
-        }
-    }
     let mut conn = ConnOptions::default();
+    let protocol = get("security.protocol")
+        .unwrap_or_else(|| "PLAINTEXT".into())
+        .trim()
+        .to_ascii_uppercase();
+    let (tls, sasl) = match protocol.as_str() {
+        "PLAINTEXT" => (false, false),
+        "SSL" => (true, false),
+        "SASL_PLAINTEXT" => (false, true),
+        "SASL_SSL" => (true, true),
+        other => {
+            return Err(CliError::Usage(format!(
+                "security.protocol={other}: expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
+            )))
+        }
+    };
+    if tls {
+        conn.tls = Some(tls_config(&props)?);
+    }
+    if sasl {
+        conn.sasl = Some(sasl_login(&get)?);
+    }
     if let Some(id) = get("client.id") {
         conn.client_id = id;
     }
@@ -341,10 +424,24 @@ mod tests {
             client_config(&common).expect("config").bootstrap,
             vec!["k:2"]
         );
-        std::fs::write(&f, "security.protocol=SASL_SSL\n").expect("write");
+        std::fs::write(
+            &f,
+            "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\nsasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"alice\" password=\"s3cret\";\n",
+        )
+        .expect("write");
+        let c = client_config(&common).expect("config");
+        let login = c.conn.sasl.expect("sasl");
+        assert_eq!(
+            (
+                login.mechanism.as_str(),
+                login.username.as_str(),
+                login.password.as_str()
+            ),
+            ("SCRAM-SHA-512", "alice", "s3cret")
+        );
+        std::fs::write(&f, "security.protocol=SASL_SSL\nsasl.mechanism=GSSAPI\n").expect("write");
         let e = client_config(&common).expect_err("refused");
         assert_eq!(e.exit_code(), 2);
-        assert!(e.to_string().contains("not supported yet"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,5 +1,6 @@
-//! One connection to one broker: framing, correlation ids, ApiVersions negotiation (with the
-//! KIP-511 fallback) and per-API version choice.
+//! One connection to one broker: TLS and SASL login when the listener asks for them, framing,
+//! correlation ids, ApiVersions negotiation (with the KIP-511 fallback) and per-API version
+//! choice.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -8,7 +9,9 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::ResponseHeader;
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::error::{ClientError, Result};
@@ -43,6 +46,8 @@ pub const CLIENT_VERSIONS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeUserScramCredentials, 0, 0),
     (ApiKey::AlterUserScramCredentials, 0, 0),
     (ApiKey::DescribeCluster, 0, 1),
+    (ApiKey::SaslHandshake, 1, 1),
+    (ApiKey::SaslAuthenticate, 0, 2),
 ];
 
 /// Largest response frame accepted (a fetch is bounded by the max_bytes we ask for).
@@ -60,11 +65,29 @@ fn our_range(key: ApiKey) -> Option<(i16, i16)> {
         .map(|(_, lo, hi)| (*lo, *hi))
 }
 
+/// A SASL login: mechanism (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) and credentials.
+#[derive(Clone)]
+pub struct SaslLogin {
+    pub mechanism: String,
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for SaslLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SaslLogin({} as {})", self.mechanism, self.username)
+    }
+}
+
 /// Options shared by every connection of a client.
 #[derive(Clone, Debug)]
 pub struct ConnOptions {
     pub client_id: String,
     pub request_timeout: Duration,
+    /// TLS (SSL and SASL_SSL listeners): the rustls client configuration.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// SASL (SASL_PLAINTEXT and SASL_SSL listeners).
+    pub sasl: Option<SaslLogin>,
 }
 
 impl Default for ConnOptions {
@@ -72,14 +95,20 @@ impl Default for ConnOptions {
         ConnOptions {
             client_id: "weir-cli".into(),
             request_timeout: Duration::from_secs(30),
+            tls: None,
+            sasl: None,
         }
     }
 }
 
+/// A plain or TLS byte stream.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
 /// A connection with its negotiated API versions.
 pub struct Connection {
     addr: String,
-    stream: TcpStream,
+    stream: Box<dyn Stream>,
     correlation: i32,
     opts: ConnOptions,
     /// The broker's advertised `(min, max)` per API key.
@@ -106,6 +135,36 @@ impl Connection {
             }
         };
         let _ = stream.set_nodelay(true);
+        let stream: Box<dyn Stream> = match &opts.tls {
+            None => Box::new(stream),
+            Some(tls) => {
+                let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                let name =
+                    rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
+                        ClientError::Connect {
+                            addr: addr.into(),
+                            reason: format!("not a TLS server name: {e}"),
+                        }
+                    })?;
+                let handshake = tokio_rustls::TlsConnector::from(tls.clone()).connect(name, stream);
+                match tokio::time::timeout(opts.request_timeout, handshake).await {
+                    Ok(Ok(s)) => Box::new(s),
+                    Ok(Err(e)) => {
+                        return Err(ClientError::Connect {
+                            addr: addr.into(),
+                            reason: format!("TLS handshake failed: {e}"),
+                        })
+                    }
+                    Err(_) => {
+                        return Err(ClientError::Connect {
+                            addr: addr.into(),
+                            reason: "TLS handshake timed out".into(),
+                        })
+                    }
+                }
+            }
+        };
         let mut conn = Connection {
             addr: addr.into(),
             stream,
@@ -114,7 +173,77 @@ impl Connection {
             broker_versions: HashMap::new(),
         };
         conn.negotiate().await?;
+        if let Some(login) = opts.sasl.clone() {
+            conn.authenticate(&login).await?;
+        }
         Ok(conn)
+    }
+
+    /// One SaslAuthenticate: the broker's bytes, or its refusal.
+    async fn sasl_step(&mut self, bytes: Vec<u8>) -> Result<Bytes> {
+        use kafka_protocol::messages::SaslAuthenticateRequest;
+        let req = SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(bytes));
+        let r = self.call(|_| req).await?;
+        if r.error_code != 0 {
+            return Err(ClientError::Auth(
+                r.error_message
+                    .map(|m| m.to_string())
+                    .unwrap_or_else(|| format!("error {}", r.error_code)),
+            ));
+        }
+        Ok(r.auth_bytes)
+    }
+
+    /// SaslHandshake, then SaslAuthenticate with PLAIN (one step) or SCRAM (two).
+    async fn authenticate(&mut self, login: &SaslLogin) -> Result<()> {
+        use kafka_protocol::messages::SaslHandshakeRequest;
+        let mechanism = login.mechanism.to_ascii_uppercase();
+        let r = self
+            .call(|_| {
+                SaslHandshakeRequest::default()
+                    .with_mechanism(StrBytes::from_string(mechanism.clone()))
+            })
+            .await?;
+        if r.error_code != 0 {
+            let offered: Vec<&str> = r.mechanisms.iter().map(|m| m.as_str()).collect();
+            return Err(ClientError::Auth(format!(
+                "the broker does not offer {mechanism} (it offers {})",
+                offered.join(", ")
+            )));
+        }
+        if mechanism == "PLAIN" {
+            let token = format!("\0{}\0{}", login.username, login.password);
+            self.sasl_step(token.into_bytes()).await?;
+            return Ok(());
+        }
+        let m = crate::security::scram::Mechanism::from_name(&mechanism).ok_or_else(|| {
+            ClientError::Auth(format!(
+                "SASL mechanism {mechanism} is not supported by weir"
+            ))
+        })?;
+        let nonce: [u8; 18] = rand::random();
+        let nonce = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, nonce);
+        let user = login.username.replace('=', "=3D").replace(',', "=2C");
+        let first_bare = format!("n={user},r={nonce}");
+        let server_first = self
+            .sasl_step(format!("n,,{first_bare}").into_bytes())
+            .await?;
+        let server_first = String::from_utf8_lossy(&server_first).into_owned();
+        let (client_final, expected) = crate::security::scram::client_final(
+            m,
+            &login.password,
+            &first_bare,
+            &nonce,
+            &server_first,
+        )
+        .map_err(ClientError::Auth)?;
+        let server_final = self.sasl_step(client_final.into_bytes()).await?;
+        if server_final.as_ref() != expected.as_bytes() {
+            return Err(ClientError::Auth(
+                "the broker's SCRAM signature does not match".into(),
+            ));
+        }
+        Ok(())
     }
 
     pub fn addr(&self) -> &str {

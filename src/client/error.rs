@@ -69,6 +69,9 @@ pub enum ClientError {
     /// A response that could not be decoded or made no sense.
     #[error("protocol error from {addr}: {reason}")]
     Protocol { addr: String, reason: String },
+    /// SASL login refused (SASL_AUTHENTICATION_FAILED, or a mechanism the broker lacks).
+    #[error("SASL_AUTHENTICATION_FAILED: {0}")]
+    Auth(String),
     /// A client-side failure described in words (unknown topic in metadata, bad input data).
     #[error("{0}")]
     Other(String),
@@ -93,6 +96,7 @@ impl ClientError {
         match self {
             ClientError::Kafka(e) => Some(e.code),
             ClientError::Unsupported { .. } | ClientError::NoCommonVersion { .. } => Some(35),
+            ClientError::Auth(_) => Some(58),
             _ => None,
         }
     }

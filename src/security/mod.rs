@@ -147,6 +147,23 @@ impl ListenerSecurity {
     }
 }
 
+/// A `key="value"` (or bare `key=value`) option of a JAAS login-module line.
+pub fn jaas_option(jaas: &str, key: &str) -> Option<String> {
+    let at = jaas
+        .match_indices(&format!("{key}="))
+        .find(|(i, _)| *i == 0 || jaas[..*i].ends_with(char::is_whitespace))?
+        .0;
+    let rest = &jaas[at + key.len() + 1..];
+    let value = match rest.strip_prefix('"') {
+        Some(r) => r.split('"').next().unwrap_or(""),
+        None => rest
+            .split(|c: char| c.is_whitespace() || c == ';')
+            .next()
+            .unwrap_or(""),
+    };
+    Some(value.to_string())
+}
+
 /// Users to create at start: `sasl.users` (`name:password,...`) plus the `user_NAME="PASSWORD"`
 /// entries of any `*sasl.jaas.config` (Kafka's PlainLoginModule convention).
 pub fn bootstrap_users(config: &Config) -> String {

@@ -31,20 +31,6 @@ impl Default for Validator {
     }
 }
 
-/// `key="value"` options of a JAAS login-module line.
-fn jaas_option(jaas: &str, key: &str) -> Option<String> {
-    let at = jaas.find(&format!("{key}="))?;
-    let rest = &jaas[at + key.len() + 1..];
-    let value = match rest.strip_prefix('"') {
-        Some(r) => r.split('"').next().unwrap_or(""),
-        None => rest
-            .split(|c: char| c.is_whitespace() || c == ';')
-            .next()
-            .unwrap_or(""),
-    };
-    Some(value.to_string())
-}
-
 impl Validator {
     pub fn from_config(config: &Config) -> Validator {
         let jaas = config
@@ -54,20 +40,20 @@ impl Validator {
             .cloned()
             .unwrap_or_default();
         let mut v = Validator::default();
-        if let Some(c) = jaas_option(&jaas, "unsecuredValidatorPrincipalClaimName") {
+        if let Some(c) = super::jaas_option(&jaas, "unsecuredValidatorPrincipalClaimName") {
             v.principal_claim = c;
         }
-        if let Some(c) = jaas_option(&jaas, "unsecuredValidatorScopeClaimName") {
+        if let Some(c) = super::jaas_option(&jaas, "unsecuredValidatorScopeClaimName") {
             v.scope_claim = c;
         }
-        if let Some(s) = jaas_option(&jaas, "unsecuredValidatorRequiredScope") {
+        if let Some(s) = super::jaas_option(&jaas, "unsecuredValidatorRequiredScope") {
             v.required_scope = s
                 .split(',')
                 .map(|x| x.trim().to_string())
                 .filter(|x| !x.is_empty())
                 .collect();
         }
-        if let Some(ms) = jaas_option(&jaas, "unsecuredValidatorAllowableClockSkewMs") {
+        if let Some(ms) = super::jaas_option(&jaas, "unsecuredValidatorAllowableClockSkewMs") {
             v.clock_skew_ms = ms.trim().parse().unwrap_or(0);
         }
         v

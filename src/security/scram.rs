@@ -213,9 +213,82 @@ pub fn verify_client_final(
     Ok(format!("v={}", B64.encode(server_signature)))
 }
 
+/// The client's side of the exchange: from the server-first message, the client-final message
+/// and the server-final message to expect (`v=...`). A server that asks for more than a million
+/// iterations is refused rather than obeyed.
+pub fn client_final(
+    m: Mechanism,
+    password: &str,
+    client_first_bare: &str,
+    client_nonce: &str,
+    server_first: &str,
+) -> Result<(String, String), String> {
+    let (mut nonce, mut salt, mut iterations) = (None, None, None);
+    for part in server_first.split(',') {
+        if let Some(r) = part.strip_prefix("r=") {
+            nonce = Some(r);
+        } else if let Some(s) = part.strip_prefix("s=") {
+            salt = B64.decode(s).ok();
+        } else if let Some(i) = part.strip_prefix("i=") {
+            iterations = i.parse::<u32>().ok();
+        }
+    }
+    let nonce = nonce
+        .filter(|n| n.starts_with(client_nonce) && n.len() > client_nonce.len())
+        .ok_or("server-first message with a bad nonce")?;
+    let salt = salt.ok_or("server-first message without a salt")?;
+    let iterations = iterations
+        .filter(|i| (1..=1_000_000).contains(i))
+        .ok_or("server-first message with a bad iteration count")?;
+    let salted = m.salted_password(password.as_bytes(), &salt, iterations);
+    let client_key = m.hmac(&salted, b"Client Key");
+    let stored_key = m.hash(&client_key);
+    let without_proof = format!("c=biws,r={nonce}");
+    let auth_message = format!("{client_first_bare},{server_first},{without_proof}");
+    let signature = m.hmac(&stored_key, auth_message.as_bytes());
+    let proof: Vec<u8> = client_key
+        .iter()
+        .zip(&signature)
+        .map(|(a, b)| a ^ b)
+        .collect();
+    let server_key = m.hmac(&salted, b"Server Key");
+    let server_signature = m.hmac(&server_key, auth_message.as_bytes());
+    Ok((
+        format!("{without_proof},p={}", B64.encode(proof)),
+        format!("v={}", B64.encode(server_signature)),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RFC 7677's example from the client's side.
+    #[test]
+    fn rfc_7677_client_side() {
+        let server_first = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+        let (final_msg, server_final) = client_final(
+            Mechanism::Sha256,
+            "pencil",
+            "n=user,r=rOprNGfwEbeRWgbNEkqO",
+            "rOprNGfwEbeRWgbNEkqO",
+            server_first,
+        )
+        .unwrap();
+        assert_eq!(final_msg, "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=");
+        assert_eq!(
+            server_final,
+            "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
+        );
+        assert!(client_final(
+            Mechanism::Sha256,
+            "pencil",
+            "n=user,r=abc",
+            "abc",
+            "r=xyz,s=AA==,i=4096"
+        )
+        .is_err());
+    }
 
     /// The worked example of RFC 7677 (SCRAM-SHA-256), end to end.
     #[test]

@@ -384,7 +384,7 @@ fn is_pem(config: &Config, type_key: &str, location: Option<&String>) -> Result<
 /// The broker's certificate chain and private key: PEM (`ssl.keystore.location` holding both,
 /// or inline `ssl.keystore.certificate.chain` / `ssl.keystore.key`) or a PKCS#12 keystore
 /// with `ssl.keystore.password`.
-fn keystore(
+pub(crate) fn keystore(
     config: &Config,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
     let location = config
@@ -434,7 +434,7 @@ fn keystore(
 
 /// The CAs client certificates must chain to: PEM or a PKCS#12 truststore
 /// (`ssl.truststore.password`).
-fn truststore(config: &Config) -> Result<Vec<CertificateDer<'static>>, String> {
+pub(crate) fn truststore(config: &Config) -> Result<Vec<CertificateDer<'static>>, String> {
     let location = config
         .props
         .get("ssl.truststore.location")
@@ -473,7 +473,7 @@ fn truststore(config: &Config) -> Result<Vec<CertificateDer<'static>>, String> {
         "ssl.truststore.certificates",
         "ssl.truststore.location",
     )?
-    .ok_or("ssl.client.auth needs ssl.truststore.location or ssl.truststore.certificates")?;
+    .ok_or("no ssl.truststore.location or ssl.truststore.certificates")?;
     certs(&ca)
 }
 
