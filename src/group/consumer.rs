@@ -18,6 +18,9 @@ pub const UNRELEASED_INSTANCE_ID: i16 = 111;
 pub const UNSUPPORTED_ASSIGNOR: i16 = 112;
 pub const STALE_MEMBER_EPOCH: i16 = 113;
 pub const INVALID_REQUEST: i16 = 42;
+/// The rebalance timeout of a member that did not send one: the clients' default
+/// `max.poll.interval.ms`.
+const DEFAULT_REBALANCE_TIMEOUT_MS: u64 = 300_000;
 pub const INVALID_REGULAR_EXPRESSION: i16 = 117;
 
 /// What the coordinator knows of topics when it assigns: name → (id, partition count).
@@ -324,7 +327,10 @@ impl ConsumerGroup {
                 "SubscribedTopicNames or SubscribedTopicRegex must be set in first request".into(),
             ));
         }
-        if hb.rebalance_timeout_ms <= 0 {
+        // Kafka refuses a join without RebalanceTimeoutMs. librdkafka (2.12) sends one when it
+        // resubscribes right after its leave heartbeat was answered, and treats the refusal as
+        // fatal; a member that names itself is taken back with the client default instead.
+        if hb.rebalance_timeout_ms <= 0 && hb.member_id.is_empty() {
             return Err((
                 INVALID_REQUEST,
                 "RebalanceTimeoutMs must be provided in first request".into(),
@@ -370,7 +376,11 @@ impl ConsumerGroup {
                 client_host: hb.client_host.clone(),
                 epoch,
                 previous_epoch: -1,
-                rebalance_timeout: Duration::from_millis(hb.rebalance_timeout_ms.max(1) as u64),
+                rebalance_timeout: Duration::from_millis(if hb.rebalance_timeout_ms > 0 {
+                    hb.rebalance_timeout_ms as u64
+                } else {
+                    DEFAULT_REBALANCE_TIMEOUT_MS
+                }),
                 subscribed_names: hb.subscribed_names.clone().unwrap_or_default(),
                 subscribed_regex: hb.subscribed_regex.clone(),
                 server_assignor: hb.server_assignor.clone(),
@@ -705,6 +715,29 @@ mod tests {
         assert_eq!(
             g.heartbeat(hb("a", 7, None), &view, now).err().map(|e| e.0),
             Some(FENCED_MEMBER_EPOCH)
+        );
+    }
+
+    /// A member that left and comes straight back under its own id without a rebalance
+    /// timeout (what librdkafka sends when it resubscribes right after leaving) rejoins; an
+    /// anonymous join without one is refused as Kafka refuses it.
+    #[test]
+    fn rejoin_after_leave_without_a_rebalance_timeout() {
+        let topic = Uuid::new_v4();
+        let view: TopicView = [("t".to_string(), (topic, 2))].into_iter().collect();
+        let mut g = ConsumerGroup::new(Duration::from_secs(45), Duration::from_secs(5));
+        let now = Instant::now();
+        g.heartbeat(hb("a", 0, None), &view, now).unwrap();
+        g.heartbeat(hb("a", -1, None), &view, now).unwrap();
+        let mut again = hb("a", 0, None);
+        again.rebalance_timeout_ms = -1;
+        let r = g.heartbeat(again, &view, now).unwrap();
+        assert_eq!(count(&r.assignment.unwrap_or_default()), 2);
+        let mut anonymous = hb("", 0, None);
+        anonymous.rebalance_timeout_ms = -1;
+        assert_eq!(
+            g.heartbeat(anonymous, &view, now).err().map(|e| e.0),
+            Some(INVALID_REQUEST)
         );
     }
 
