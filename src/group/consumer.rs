@@ -366,6 +366,15 @@ impl ConsumerGroup {
         }
         let (assigned, epoch) = inherited.unwrap_or_default();
         let existed = self.members.contains_key(&id);
+        // A rejoin that sends no rebalance timeout keeps the one the member had.
+        let rebalance_timeout = if hb.rebalance_timeout_ms > 0 {
+            Duration::from_millis(hb.rebalance_timeout_ms as u64)
+        } else {
+            self.members
+                .get(&id)
+                .map(|m| m.rebalance_timeout)
+                .unwrap_or(Duration::from_millis(DEFAULT_REBALANCE_TIMEOUT_MS))
+        };
         self.members.insert(
             id.clone(),
             ConsumerMember {
@@ -376,11 +385,7 @@ impl ConsumerGroup {
                 client_host: hb.client_host.clone(),
                 epoch,
                 previous_epoch: -1,
-                rebalance_timeout: Duration::from_millis(if hb.rebalance_timeout_ms > 0 {
-                    hb.rebalance_timeout_ms as u64
-                } else {
-                    DEFAULT_REBALANCE_TIMEOUT_MS
-                }),
+                rebalance_timeout,
                 subscribed_names: hb.subscribed_names.clone().unwrap_or_default(),
                 subscribed_regex: hb.subscribed_regex.clone(),
                 server_assignor: hb.server_assignor.clone(),

@@ -147,21 +147,48 @@ impl ListenerSecurity {
     }
 }
 
-/// A `key="value"` (or bare `key=value`) option of a JAAS login-module line.
+/// An option of a JAAS login-module line (`Module required key="value" key2=value2;`), read
+/// as Kafka's JaasConfig tokenizes it: quoted values may hold spaces, `=` and backslash
+/// escapes, spaces around `=` are allowed, and a key is never matched inside a value.
 pub fn jaas_option(jaas: &str, key: &str) -> Option<String> {
-    let at = jaas
-        .match_indices(&format!("{key}="))
-        .find(|(i, _)| *i == 0 || jaas[..*i].ends_with(char::is_whitespace))?
-        .0;
-    let rest = &jaas[at + key.len() + 1..];
-    let value = match rest.strip_prefix('"') {
-        Some(r) => r.split('"').next().unwrap_or(""),
-        None => rest
-            .split(|c: char| c.is_whitespace() || c == ';')
-            .next()
-            .unwrap_or(""),
-    };
-    Some(value.to_string())
+    let mut tokens: Vec<(bool, String)> = Vec::new(); // (quoted, text)
+    let mut chars = jaas.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() || c == ';' => {}
+            '=' => tokens.push((false, "=".into())),
+            '"' => {
+                let mut v = String::new();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            if let Some(n) = chars.next() {
+                                v.push(n);
+                            }
+                        }
+                        '"' => break,
+                        c => v.push(c),
+                    }
+                }
+                tokens.push((true, v));
+            }
+            c => {
+                let mut w = String::from(c);
+                while let Some(&n) = chars.peek() {
+                    if n.is_whitespace() || n == '=' || n == ';' || n == '"' {
+                        break;
+                    }
+                    w.push(n);
+                    chars.next();
+                }
+                tokens.push((false, w));
+            }
+        }
+    }
+    tokens.windows(3).find_map(|w| match w {
+        [(false, k), (false, eq), (_, v)] if k == key && eq == "=" => Some(v.clone()),
+        _ => None,
+    })
 }
 
 /// Users to create at start: `sasl.users` (`name:password,...`) plus the `user_NAME="PASSWORD"`
@@ -226,6 +253,19 @@ mod tests {
         );
         assert!(protocol_of(&c, "OTHER").is_err());
         assert_eq!(bootstrap_users(&c), "admin:a,alice:s3cret");
+    }
+
+    #[test]
+    fn jaas_options_as_kafka_reads_them() {
+        let line = r#"org.apache.kafka.common.security.scram.ScramLoginModule required someusername="x" password = "p \"q\" = r" username=alice;"#;
+        assert_eq!(jaas_option(line, "username").as_deref(), Some("alice"));
+        assert_eq!(
+            jaas_option(line, "password").as_deref(),
+            Some(r#"p "q" = r"#)
+        );
+        assert_eq!(jaas_option(line, "missing"), None);
+        let tricky = r#"M required password="x username=y" username="bob";"#;
+        assert_eq!(jaas_option(tricky, "username").as_deref(), Some("bob"));
     }
 
     #[test]

@@ -225,6 +225,9 @@ pub fn client_final(
 ) -> Result<(String, String), String> {
     let (mut nonce, mut salt, mut iterations) = (None, None, None);
     for part in server_first.split(',') {
+        if part.starts_with("m=") {
+            return Err("server-first message with a mandatory extension".into());
+        }
         if let Some(r) = part.strip_prefix("r=") {
             nonce = Some(r);
         } else if let Some(s) = part.strip_prefix("s=") {
@@ -237,8 +240,10 @@ pub fn client_final(
         .filter(|n| n.starts_with(client_nonce) && n.len() > client_nonce.len())
         .ok_or("server-first message with a bad nonce")?;
     let salt = salt.ok_or("server-first message without a salt")?;
+    // Fewer than the mechanism's minimum would make the proof cheap to attack offline (Kafka's
+    // client refuses it too); far more would only burn CPU.
     let iterations = iterations
-        .filter(|i| (1..=1_000_000).contains(i))
+        .filter(|i| (m.min_iterations()..=1_000_000).contains(i))
         .ok_or("server-first message with a bad iteration count")?;
     let salted = m.salted_password(password.as_bytes(), &salt, iterations);
     let client_key = m.hmac(&salted, b"Client Key");

@@ -372,9 +372,11 @@ fn is_pem(config: &Config, type_key: &str, location: Option<&String>) -> Result<
         Some(t) if t == "PEM" => Ok(true),
         Some(t) if t == "PKCS12" || t == "JKS" => Ok(false),
         Some(t) => Err(format!("{type_key}={t}: expected PEM, PKCS12 or JKS")),
+        // Unset: PKCS#12 and JKS are binary (a DER SEQUENCE, or JKS's magic); anything else
+        // (PEM, with or without comments or "Bag Attributes" before it) is read as PEM.
         None => Ok(match location {
             Some(path) => std::fs::read(path.trim())
-                .map(|d| d.trim_ascii_start().starts_with(b"-----BEGIN"))
+                .map(|d| !(d.first() == Some(&0x30) || d.starts_with(&JKS_MAGIC)))
                 .unwrap_or(true),
             None => true,
         }),
@@ -399,8 +401,14 @@ pub(crate) fn keystore(
             config,
             p12_keystore::Pkcs12ImportPolicy::Relaxed,
         )?;
-        let (_, chain) = store
-            .private_key_chain()
+        // The first key that comes with its certificate chain (Java's keystores hold one as a
+        // rule; an orphan key beside it is skipped).
+        let chain = store
+            .entries()
+            .find_map(|(_, e)| match e {
+                p12_keystore::KeyStoreEntry::PrivateKeyChain(k) if !k.certs().is_empty() => Some(k),
+                _ => None,
+            })
             .ok_or_else(|| format!("{path} holds no private key with its certificate"))?;
         let certs = chain
             .certs()
