@@ -450,3 +450,35 @@ fn re_authentication_cannot_switch_identity() {
     assert_eq!(r.error_code, 58);
     assert!(c.is_closed());
 }
+
+/// The `weir` client logs in again on its connection before the broker's session lifetime
+/// runs out (KIP-368), so long-running tools keep working on listeners with
+/// `connections.max.reauth.ms`.
+#[test]
+fn the_weir_client_re_authenticates_before_its_session_ends() {
+    let broker = TestBroker::start_with(&[
+        ("listeners", "SASL_PLAINTEXT://127.0.0.1:0"),
+        ("sasl.users", "alice:alice-secret"),
+        ("connections.max.reauth.ms", "1500"),
+    ]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut conn = weir::client::conn::ConnOptions::default();
+        conn.sasl = Some(weir::client::conn::SaslLogin {
+            mechanism: "SCRAM-SHA-256".into(),
+            username: "alice".into(),
+            password: "alice-secret".into(),
+        });
+        let mut client = weir::client::Client::connect(weir::client::ClientConfig {
+            bootstrap: vec![broker.bootstrap()],
+            conn,
+        })
+        .await
+        .unwrap();
+        for _ in 0..4 {
+            client.metadata(None).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(900)).await;
+        }
+        client.metadata(None).await.unwrap();
+    });
+}

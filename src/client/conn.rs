@@ -113,6 +113,9 @@ pub struct Connection {
     opts: ConnOptions,
     /// The broker's advertised `(min, max)` per API key.
     broker_versions: HashMap<i16, (i16, i16)>,
+    /// When to log in again on this connection (KIP-368: the broker closes a SASL session that
+    /// outlives the lifetime it gave); like Kafka's clients, at 85% of that lifetime.
+    reauth_at: Option<std::time::Instant>,
 }
 
 impl Connection {
@@ -171,6 +174,7 @@ impl Connection {
             correlation: 0,
             opts: opts.clone(),
             broker_versions: HashMap::new(),
+            reauth_at: None,
         };
         conn.negotiate().await?;
         if let Some(login) = opts.sasl.clone() {
@@ -183,7 +187,15 @@ impl Connection {
     async fn sasl_step(&mut self, bytes: Vec<u8>) -> Result<Bytes> {
         use kafka_protocol::messages::SaslAuthenticateRequest;
         let req = SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(bytes));
-        let r = self.call(|_| req).await?;
+        let r = self.call_inner(Duration::ZERO, |_| req).await?;
+        if r.session_lifetime_ms > 0 {
+            self.reauth_at = Some(
+                std::time::Instant::now()
+                    + Duration::from_millis(
+                        (r.session_lifetime_ms as u64).saturating_mul(85) / 100,
+                    ),
+            );
+        }
         if r.error_code != 0 {
             return Err(ClientError::Auth(
                 r.error_message
@@ -199,7 +211,7 @@ impl Connection {
         use kafka_protocol::messages::SaslHandshakeRequest;
         let mechanism = login.mechanism.to_ascii_uppercase();
         let r = self
-            .call(|_| {
+            .call_inner(Duration::ZERO, |_| {
                 SaslHandshakeRequest::default()
                     .with_mechanism(StrBytes::from_string(mechanism.clone()))
             })
@@ -332,6 +344,24 @@ impl Connection {
 
     /// As [`Connection::call`], allowing `extra` time on top of the request timeout (long polls).
     pub async fn call_with_timeout<R: Request>(
+        &mut self,
+        extra: Duration,
+        build: impl FnOnce(i16) -> R,
+    ) -> Result<R::Response> {
+        if self
+            .reauth_at
+            .is_some_and(|t| std::time::Instant::now() >= t)
+        {
+            self.reauth_at = None;
+            if let Some(login) = self.opts.sasl.clone() {
+                self.authenticate(&login).await?;
+            }
+        }
+        self.call_inner(extra, build).await
+    }
+
+    /// One request and its response, without the re-authentication check (the login uses it).
+    async fn call_inner<R: Request>(
         &mut self,
         extra: Duration,
         build: impl FnOnce(i16) -> R,
