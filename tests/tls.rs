@@ -89,6 +89,31 @@ fn round_trip(cfg: &ClientConfig, topic: &str) -> Result<i64, String> {
         .map_err(|e| e.to_string())
 }
 
+/// A broker with one SSL listener that requires client certificates from the test CA.
+fn mtls_broker(pki: &Pki, protocols: &str) -> TestBroker {
+    TestBroker::start_with(&[
+        ("listeners", "SSL://127.0.0.1:0"),
+        ("ssl.keystore.location", &pki.server),
+        ("ssl.truststore.location", &pki.ca),
+        ("ssl.client.auth", "required"),
+        ("ssl.enabled.protocols", protocols),
+    ])
+}
+
+/// A librdkafka SSL client presenting `cert` with `key`.
+fn ssl_client(broker: &TestBroker, ca: &str, cert: &Path, key: &Path) -> ClientConfig {
+    let port = broker.handle.as_ref().unwrap().local_addr().port();
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", format!("127.0.0.1:{port}"))
+        .set("security.protocol", "SSL")
+        .set("ssl.ca.location", ca)
+        .set("ssl.certificate.location", cert.display().to_string())
+        .set("ssl.key.location", key.display().to_string())
+        .set("broker.address.family", "v4")
+        .set("socket.timeout.ms", "3000");
+    c
+}
+
 #[test]
 fn ssl_with_client_certificates_and_sasl_ssl() {
     let dir = tempfile::tempdir().unwrap();
@@ -365,87 +390,36 @@ fn x509_v1_client_certificates_are_accepted() {
     let v1 = String::from_utf8_lossy(&text.stdout).contains("Version: 1");
     assert!(v1, "openssl made a v3 certificate; this test wants v1");
     // librdkafka (OpenSSL) presents it, over TLS 1.3 and over TLS 1.2.
-    for protocols in ["TLSv1.2,TLSv1.3", "TLSv1.2"] {
-        let broker = TestBroker::start_with(&[
-            ("listeners", "SSL://127.0.0.1:0"),
-            ("ssl.keystore.location", &pki.server),
-            ("ssl.truststore.location", &pki.ca),
-            ("ssl.client.auth", "required"),
-            ("ssl.enabled.protocols", protocols),
-        ]);
-        let port = broker.handle.as_ref().unwrap().local_addr().port();
-        let mut c = ClientConfig::new();
-        c.set("bootstrap.servers", format!("127.0.0.1:{port}"))
-            .set("security.protocol", "SSL")
-            .set("ssl.ca.location", &pki.ca)
-            .set(
-                "ssl.certificate.location",
-                dir.path().join("v1.pem").display().to_string(),
-            )
-            .set(
-                "ssl.key.location",
-                dir.path().join("v1.key").display().to_string(),
-            )
-            .set("broker.address.family", "v4");
-        assert_eq!(round_trip(&c, "v1-cert"), Ok(1), "{protocols}");
-    }
-    // A v1 certificate signed by an ordinary client certificate (not a CA) is refused, even
-    // with that certificate, which the broker's CA did sign, sent along as the chain.
-    let out = openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "v1.csr",
-        "-CA",
-        &pki.client_cert,
-        "-CAkey",
-        &pki.client_key,
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=admin",
-        "-out",
-        "forged.pem",
-    ])
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let chain = format!(
-        "{}{}",
-        std::fs::read_to_string(dir.path().join("forged.pem")).unwrap(),
-        std::fs::read_to_string(&pki.client_cert).unwrap()
-    );
-    std::fs::write(dir.path().join("forged-chain.pem"), chain).unwrap();
-    let broker = TestBroker::start_with(&[
-        ("listeners", "SSL://127.0.0.1:0"),
-        ("ssl.keystore.location", &pki.server),
-        ("ssl.truststore.location", &pki.ca),
-        ("ssl.client.auth", "required"),
-    ]);
-    let port = broker.handle.as_ref().unwrap().local_addr().port();
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", format!("127.0.0.1:{port}"))
-        .set("security.protocol", "SSL")
-        .set("ssl.ca.location", &pki.ca)
-        .set(
-            "ssl.certificate.location",
-            dir.path().join("forged-chain.pem").display().to_string(),
-        )
-        .set(
-            "ssl.key.location",
-            dir.path().join("v1.key").display().to_string(),
-        )
-        .set("broker.address.family", "v4")
-        .set("socket.timeout.ms", "3000");
-    assert!(round_trip(&c, "v1-forged").is_err(), "a leaf cannot sign");
-    drop(broker);
+    let d = dir.path();
+    let tls12 = mtls_broker(&pki, "TLSv1.2");
+    let c = ssl_client(&tls12, &pki.ca, &d.join("v1.pem"), &d.join("v1.key"));
+    assert_eq!(round_trip(&c, "v1-cert"), Ok(1), "TLS 1.2");
+    drop(tls12);
+    let broker = mtls_broker(&pki, "TLSv1.2,TLSv1.3");
+    let c = ssl_client(&broker, &pki.ca, &d.join("v1.pem"), &d.join("v1.key"));
+    assert_eq!(round_trip(&c, "v1-cert"), Ok(1), "TLS 1.3");
 
-    // A v1 certificate from a CA the broker does not trust is refused.
+    // A v1 certificate signed by an ordinary client certificate (not a CA) is refused, even
+    // with that certificate, which the broker's CA did sign, sent along as the chain. So is a
+    // v1 certificate from a CA the broker does not trust.
     for args in [
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "v1.csr",
+            "-CA",
+            &pki.client_cert,
+            "-CAkey",
+            &pki.client_key,
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=admin",
+            "-out",
+            "forged.pem",
+        ][..],
         &[
             "req",
             "-x509",
@@ -484,28 +458,21 @@ fn x509_v1_client_certificates_are_accepted() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let broker = TestBroker::start_with(&[
-        ("listeners", "SSL://127.0.0.1:0"),
-        ("ssl.keystore.location", &pki.server),
-        ("ssl.truststore.location", &pki.ca),
-        ("ssl.client.auth", "required"),
-    ]);
-    let port = broker.handle.as_ref().unwrap().local_addr().port();
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", format!("127.0.0.1:{port}"))
-        .set("security.protocol", "SSL")
-        .set("ssl.ca.location", &pki.ca)
-        .set(
-            "ssl.certificate.location",
-            dir.path().join("stranger.pem").display().to_string(),
-        )
-        .set(
-            "ssl.key.location",
-            dir.path().join("v1.key").display().to_string(),
-        )
-        .set("broker.address.family", "v4")
-        .set("socket.timeout.ms", "3000");
-    assert!(round_trip(&c, "v1-stranger").is_err());
+    let chain = format!(
+        "{}{}",
+        std::fs::read_to_string(d.join("forged.pem")).unwrap(),
+        std::fs::read_to_string(&pki.client_cert).unwrap()
+    );
+    std::fs::write(d.join("forged-chain.pem"), chain).unwrap();
+    let c = ssl_client(
+        &broker,
+        &pki.ca,
+        &d.join("forged-chain.pem"),
+        &d.join("v1.key"),
+    );
+    assert!(round_trip(&c, "v1-forged").is_err(), "a leaf cannot sign");
+    let c = ssl_client(&broker, &pki.ca, &d.join("stranger.pem"), &d.join("v1.key"));
+    assert!(round_trip(&c, "v1-stranger").is_err(), "untrusted CA");
 }
 
 /// PKCS#12 keystores and truststores (what `keytool` writes since Java 9, and Kafka's usual

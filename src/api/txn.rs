@@ -197,18 +197,18 @@ pub async fn handle_add_partitions(
     resp
 }
 
+/// WRITE on the transactional id: what every transactional request needs first.
+fn may_write(state: &BrokerState, id: &TransactionalId) -> bool {
+    super::allowed(state, op::WRITE, resource::TRANSACTIONAL_ID, id.0.as_str())
+}
+
 pub async fn handle_add_offsets(
     state: &BrokerState,
     req: AddOffsetsToTxnRequest,
     _version: i16,
 ) -> AddOffsetsToTxnResponse {
     let mut resp = AddOffsetsToTxnResponse::default();
-    if !super::allowed(
-        state,
-        op::WRITE,
-        resource::TRANSACTIONAL_ID,
-        req.transactional_id.0.as_str(),
-    ) {
+    if !may_write(state, &req.transactional_id) {
         resp.error_code = code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
         return resp;
     }
@@ -241,12 +241,7 @@ pub async fn handle_end_txn(
     version: i16,
 ) -> EndTxnResponse {
     let mut resp = EndTxnResponse::default();
-    if !super::allowed(
-        state,
-        op::WRITE,
-        resource::TRANSACTIONAL_ID,
-        req.transactional_id.0.as_str(),
-    ) {
+    if !may_write(state, &req.transactional_id) {
         resp.error_code = code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
         resp.producer_id = ProducerId(-1);
         resp.producer_epoch = -1;
@@ -283,12 +278,7 @@ pub async fn handle_txn_offset_commit(
         TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
     };
     let group = req.group_id.0.as_str().to_string();
-    let denied = if !super::allowed(
-        state,
-        op::WRITE,
-        resource::TRANSACTIONAL_ID,
-        req.transactional_id.0.as_str(),
-    ) {
+    let denied = if !may_write(state, &req.transactional_id) {
         code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
     } else if !super::allowed(state, op::READ, resource::GROUP, &group) {
         code::GROUP_AUTHORIZATION_FAILED
