@@ -1015,22 +1015,8 @@ fn main() {
 
     // 2. Throughput and latency against an in-process Weir.
     let dir = tempfile::tempdir().expect("tempdir");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .thread_name("weir-broker")
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let mut config = weir::Config::for_test(dir.path());
-    if let Ok(list) = std::env::var("WEIR_BENCH_BROKER_CONFIG") {
-        for kv in list.split(',').filter(|kv| !kv.trim().is_empty()) {
-            let (k, v) = kv.split_once('=').unwrap_or_else(|| {
-                panic!("WEIR_BENCH_BROKER_CONFIG: expected name=value, got {kv:?}")
-            });
-            config
-                .set(k.trim(), v.trim())
-                .unwrap_or_else(|e| panic!("WEIR_BENCH_BROKER_CONFIG {kv}: {e}"));
-        }
-    }
+    let runtime = support::broker_runtime();
+    let config = support::broker_config(dir.path());
     let handle = runtime
         .block_on(weir::Broker::start(config))
         .expect("broker start");

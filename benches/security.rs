@@ -111,11 +111,7 @@ fn main() {
     let rounds: usize = env_or("WEIR_BENCH_ROUNDS", 3);
     let dir = tempfile::tempdir().expect("tempdir");
     let (ca, server_pem) = pki(dir.path());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .thread_name("weir-broker")
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = support::broker_runtime();
     let mut config = weir::Config::for_test(dir.path().join("data"));
     for (k, v) in [
         (

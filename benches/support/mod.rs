@@ -101,3 +101,29 @@ pub fn settle() {
     // SAFETY: sync(2) has no preconditions.
     unsafe { libc::sync() };
 }
+
+/// The tokio runtime an in-process broker runs on (threads named `weir-broker`, so the CPU
+/// accounting can tell them from the clients').
+pub fn broker_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .thread_name("weir-broker")
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// `Config::for_test` in `dir`, plus the `name=value,...` settings of `WEIR_BENCH_BROKER_CONFIG`.
+pub fn broker_config(dir: &std::path::Path) -> weir::Config {
+    let mut config = weir::Config::for_test(dir);
+    if let Ok(list) = std::env::var("WEIR_BENCH_BROKER_CONFIG") {
+        for kv in list.split(',').filter(|kv| !kv.trim().is_empty()) {
+            let (k, v) = kv.split_once('=').unwrap_or_else(|| {
+                panic!("WEIR_BENCH_BROKER_CONFIG: expected name=value, got {kv:?}")
+            });
+            config
+                .set(k.trim(), v.trim())
+                .unwrap_or_else(|e| panic!("WEIR_BENCH_BROKER_CONFIG {kv}: {e}"));
+        }
+    }
+    config
+}

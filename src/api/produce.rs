@@ -150,11 +150,13 @@ pub async fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> P
                 continue;
             };
             let records = pd.records.unwrap_or_default();
-            if let Some(h) = BatchHeader::parse(&records).filter(|h| h.is_transactional()) {
+            // Parsed once: the transaction check and the record count use the same header.
+            let header = BatchHeader::parse(&records);
+            if let Some(h) = header.as_ref().filter(|h| h.is_transactional()) {
                 // Transactional records need the transactional id they belong to.
                 let joined = match &txn_id {
                     None => Err(code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
-                    Some(id) => join_transaction(state, id, &p, &h, version).await,
+                    Some(id) => join_transaction(state, id, &p, h, version).await,
                 };
                 if let Err(c) = joined {
                     parts.push(partition_error(pd.index, c, None));
@@ -165,8 +167,7 @@ pub async fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> P
                 Ok(info) => {
                     if let Some(m) = crate::metrics::get() {
                         m.bytes_in.inc_by(records.len() as u64);
-                        let n = crate::log::batch::BatchHeader::parse(&records)
-                            .map_or(0, |h| h.records_count);
+                        let n = header.as_ref().map_or(0, |h| h.records_count);
                         m.messages_in.inc_by(n.max(0) as u64);
                     }
                     let mut r = PartitionProduceResponse::default();

@@ -273,7 +273,7 @@ pub fn client_config(common: &Common) -> CliResult<ClientConfig> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
-            parse_properties(&text)
+            crate::config::parse_properties_entries(&text)
         }
         None => Vec::new(),
     };
@@ -343,41 +343,6 @@ pub fn client_config(common: &Common) -> CliResult<ClientConfig> {
     Ok(ClientConfig { bootstrap, conn })
 }
 
-/// Parses a Java properties file: `key=value`, `key: value` or `key value`; `#` and `!`
-/// comments; trailing `\` continues a line.
-pub fn parse_properties(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut pending = String::new();
-    for raw in text.lines() {
-        let line = raw.trim_start();
-        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
-        {
-            continue;
-        }
-        if let Some(stripped) = line.strip_suffix('\\') {
-            pending.push_str(stripped);
-            continue;
-        }
-        pending.push_str(line);
-        let full = std::mem::take(&mut pending);
-        let idx = full.find(['=', ':', ' ', '\t']);
-        let (k, v) = match idx {
-            Some(i) => {
-                let (k, rest) = full.split_at(i);
-                let rest = rest[1..].trim_start();
-                let rest = rest
-                    .strip_prefix('=')
-                    .or_else(|| rest.strip_prefix(':'))
-                    .unwrap_or(rest);
-                (k.trim().to_string(), rest.trim().to_string())
-            }
-            None => (full.trim().to_string(), String::new()),
-        };
-        out.push((k, v));
-    }
-    out
-}
-
 /// Splits `k=v` (the value may contain `=`).
 pub fn parse_kv(s: &str, what: &str) -> CliResult<(String, String)> {
     match s.split_once('=') {
@@ -392,7 +357,7 @@ mod tests {
 
     #[test]
     fn properties_files_parse_like_java() {
-        let p = parse_properties(
+        let p = crate::config::parse_properties_entries(
             "# comment\nbootstrap.servers=a:1,b:2\nclient.id : me\n! other\nrequest.timeout.ms 500\nx=a\\\n  b\n",
         );
         assert_eq!(

@@ -8,7 +8,7 @@
 pub mod catalog;
 mod sources;
 
-pub use sources::{load, parse_properties, parse_toml, LoadOptions};
+pub use sources::{load, parse_properties, parse_properties_entries, parse_toml, LoadOptions};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

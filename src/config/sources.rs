@@ -14,10 +14,10 @@ pub struct LoadOptions {
     pub overrides: Vec<String>,
 }
 
-/// Parses Java `.properties` text: `key=value` or `key: value`, `#`/`!` comments, `\` line
-/// continuations. Enough of the format for Kafka's `server.properties` files.
-pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
+/// Parses a Java properties file, in order (a repeated key appears twice; the last wins): `key=value`, `key: value` or `key value`; `#` and `!`
+/// comments; trailing `\` continues a line.
+pub fn parse_properties_entries(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
     let mut pending = String::new();
     for raw in text.lines() {
         let line = raw.trim_start();
@@ -30,15 +30,28 @@ pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
             continue;
         }
         pending.push_str(line);
-        let entry = std::mem::take(&mut pending);
-        let split = entry.find(['=', ':']);
-        let (k, v) = match split {
-            Some(i) => (&entry[..i], &entry[i + 1..]),
-            None => (entry.as_str(), ""),
+        let full = std::mem::take(&mut pending);
+        let idx = full.find(['=', ':', ' ', '\t']);
+        let (k, v) = match idx {
+            Some(i) => {
+                let (k, rest) = full.split_at(i);
+                let rest = rest[1..].trim_start();
+                let rest = rest
+                    .strip_prefix('=')
+                    .or_else(|| rest.strip_prefix(':'))
+                    .unwrap_or(rest);
+                (k.trim().to_string(), rest.trim().to_string())
+            }
+            None => (full.trim().to_string(), String::new()),
         };
-        out.insert(k.trim().to_string(), v.trim().to_string());
+        out.push((k, v));
     }
     out
+}
+
+/// The same, as a map (the last value of a repeated key wins): Kafka's `server.properties`.
+pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
+    parse_properties_entries(text).into_iter().collect()
 }
 
 /// Parses a TOML config: keys are Kafka names, either quoted (`"log.dirs" = "/data"`) or as
