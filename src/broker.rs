@@ -29,15 +29,34 @@ pub struct BrokerState {
     pub authorizer: crate::security::acl::Authorizer,
     pub connections_max_idle_ms: u64,
     pub faults: Faults,
+    /// This process's registration identity (a restart is a new incarnation).
+    pub incarnation_id: uuid::Uuid,
+    /// Replication on this broker; `None` on the single node.
+    pub replicas: Option<Arc<crate::replica::ReplicaManager>>,
+    /// The metadata controller, on the node that runs the active controller.
+    pub controller: Option<Arc<crate::controller::service::ControllerService>>,
 }
 
 /// Fault injection for tests: armed only through the library API, inert otherwise.
 #[derive(Default)]
 pub struct Faults {
     drop_produce_responses: std::sync::atomic::AtomicU32,
+    pause_replica_fetch: std::sync::atomic::AtomicBool,
 }
 
 impl Faults {
+    /// While set, this broker's replica fetchers send nothing, as if its links to the leaders
+    /// were cut (a divergent follower needs a leader whose followers lag).
+    pub fn pause_replica_fetch(&self, on: bool) {
+        self.pause_replica_fetch
+            .store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub(crate) fn replica_fetch_paused(&self) -> bool {
+        self.pause_replica_fetch
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// The next `n` produce requests are applied but their connections are closed before the
     /// response is written, as if the network failed: clients must retry.
     pub fn drop_produce_responses(&self, n: u32) {
@@ -94,9 +113,26 @@ impl Broker {
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
         let mut protocols = Vec::new();
-        for l in &config.listeners {
-            let protocol = crate::security::protocol_of(&config, &l.name)
-                .map_err(|e| StartError::Config(format!("listeners: {e}")))?;
+        let controller_listeners: Vec<Listener> = config
+            .kraft
+            .as_ref()
+            .filter(|k| k.is_active_controller())
+            .map(|k| k.controller_listeners.clone())
+            .unwrap_or_default();
+        let served: Vec<Listener> = config
+            .listeners
+            .iter()
+            .chain(controller_listeners.iter())
+            .cloned()
+            .collect();
+        for l in &served {
+            let is_controller = controller_listeners.iter().any(|c| c.name == l.name);
+            let protocol = match crate::security::protocol_of(&config, &l.name) {
+                Ok(p) => p,
+                // Controller listeners speak PLAINTEXT unless the protocol map says otherwise.
+                Err(_) if is_controller => crate::security::SecurityProtocol::Plaintext,
+                Err(e) => return Err(StartError::Config(format!("listeners: {e}"))),
+            };
             protocols.push(protocol);
             let host = if l.host.is_empty() {
                 "0.0.0.0"
@@ -142,7 +178,7 @@ impl Broker {
         let authorizer = crate::security::acl::Authorizer::open(&config, &config.log_dir)
             .map_err(|e| StartError::Storage(TopicError::Storage(e.to_string())))?;
         let mut security = Vec::new();
-        for l in &config.listeners {
+        for l in &served {
             security.push(Arc::new(
                 crate::security::ListenerSecurity::build(&config, &l.name)
                     .map_err(StartError::Config)?,
@@ -154,6 +190,21 @@ impl Broker {
             .and_then(|v| v.parse().ok())
             .unwrap_or(600_000u64);
         let txns = crate::txn::coordinator::TxnCoordinator::new(&config);
+        let controller = match config.kraft.as_ref().filter(|k| k.is_active_controller()) {
+            Some(k) => Some(Arc::new(
+                crate::controller::service::ControllerService::open(
+                    &config.log_dir,
+                    controller_config(&config, k, &cluster.cluster_id),
+                )
+                .map_err(|e| StartError::Storage(TopicError::Storage(e)))?,
+            )),
+            None => None,
+        };
+        let replicas = config
+            .kraft
+            .as_ref()
+            .filter(|k| k.broker)
+            .map(|k| Arc::new(crate::replica::ReplicaManager::new(&config, k.clone())));
         let state = Arc::new(BrokerState {
             fetch_sessions: Mutex::new(FetchSessionCache::new(config.fetch_session_cache_slots)),
             config,
@@ -166,7 +217,13 @@ impl Broker {
             advertised,
             connections_max_idle_ms: idle,
             faults: Faults::default(),
+            incarnation_id: uuid::Uuid::new_v4(),
+            replicas,
+            controller,
         });
+        if let Some(rm) = &state.replicas {
+            rm.prepare_local_logs(&state);
+        }
         {
             // Finish transactions a crash left between their two phases before serving.
             let st = state.clone();
@@ -177,7 +234,7 @@ impl Broker {
         for (((sock, protocol), l), security) in listeners
             .into_iter()
             .zip(protocols)
-            .zip(&state.config.listeners)
+            .zip(&served)
             .zip(security)
         {
             tasks.push(tokio::spawn(crate::server::accept_loop(
@@ -205,10 +262,30 @@ impl Broker {
                 rx.clone(),
             )));
         }
+        if let Some(c) = &state.controller {
+            tasks.push(tokio::spawn(c.clone().run_timer(rx.clone())));
+        }
+        if let Some(rm) = &state.replicas {
+            tasks.extend(crate::replica::lifecycle::spawn(
+                state.clone(),
+                rm.clone(),
+                rx.clone(),
+            ));
+        }
         tasks.push(tokio::spawn(maintenance(state.clone(), rx)));
-        let shown: Vec<String> = state
-            .config
-            .listeners
+        if let Some(k) = &state.config.kraft {
+            tracing::info!(
+                "cluster mode: node {} ({}{}), active controller {}, rack {}",
+                k.node_id,
+                if k.broker { "broker" } else { "" },
+                if k.controller { ",controller" } else { "" },
+                k.active_controller()
+                    .map(|v| format!("{}@{}", v.id, v.addr()))
+                    .unwrap_or_default(),
+                k.rack.as_deref().unwrap_or("none"),
+            );
+        }
+        let shown: Vec<String> = served
             .iter()
             .zip(&addrs)
             .map(|(l, a)| format!("{}://{a}", l.name))
@@ -237,6 +314,29 @@ impl Broker {
             shutdown,
             tasks,
         })
+    }
+}
+
+/// The controller's settings, from the broker config with Kafka's names.
+fn controller_config(
+    config: &Config,
+    k: &crate::config::kraft::KraftSettings,
+    cluster_id: &str,
+) -> crate::controller::ControllerConfig {
+    let min_isr = config
+        .props
+        .get("min.insync.replicas")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(1);
+    crate::controller::ControllerConfig {
+        session_timeout_ms: k.session_timeout_ms,
+        default_replication_factor: config.default_replication_factor,
+        default_partitions: config.num_partitions,
+        min_insync_replicas: min_isr,
+        unclean_leader_election: k.unclean_leader_election,
+        producer_id_block_size: 1000,
+        cluster_id: cluster_id.to_string(),
+        node_id: k.node_id,
     }
 }
 

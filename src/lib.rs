@@ -14,6 +14,7 @@ pub mod group;
 pub mod log;
 pub mod metrics;
 pub mod protocol;
+pub mod replica;
 pub mod security;
 pub mod server;
 pub mod txn;

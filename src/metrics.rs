@@ -31,6 +31,15 @@ pub struct Metrics {
     topics: IntGauge,
     log_size: IntGaugeVec,
     groups: IntGaugeVec,
+    /// Kafka's IsrShrinksPerSec / IsrExpandsPerSec, as counters (rates are the scraper's job).
+    pub isr_shrinks: IntCounter,
+    pub isr_expands: IntCounter,
+    /// Kafka's ReplicaManager UnderReplicatedPartitions / LeaderCount and the controller's
+    /// OfflinePartitionsCount / ActiveControllerCount, computed at scrape time.
+    under_replicated: IntGauge,
+    leader_count: IntGauge,
+    offline_partitions: IntGauge,
+    active_controller: IntGauge,
 }
 
 fn build() -> prometheus::Result<Metrics> {
@@ -69,6 +78,32 @@ fn build() -> prometheus::Result<Metrics> {
         &["topic"],
     )?;
     let groups = IntGaugeVec::new(Opts::new("groups", "Consumer groups, by state"), &["state"])?;
+    let isr_shrinks = IntCounter::new(
+        "isr_shrinks_total",
+        "ISR shrinks asked by this broker as leader (Kafka's IsrShrinksPerSec)",
+    )?;
+    let isr_expands = IntCounter::new(
+        "isr_expands_total",
+        "ISR expansions asked by this broker as leader (Kafka's IsrExpandsPerSec)",
+    )?;
+    let under_replicated = IntGauge::new(
+        "under_replicated_partitions",
+        "Partitions led here whose ISR is smaller than their replicas (Kafka's UnderReplicatedPartitions)",
+    )?;
+    let leader_count = IntGauge::new("leader_count", "Partitions led by this broker (Kafka's LeaderCount)")?;
+    let offline_partitions = IntGauge::new(
+        "offline_partitions_count",
+        "Partitions without a leader (Kafka's OfflinePartitionsCount)",
+    )?;
+    let active_controller = IntGauge::new(
+        "active_controller_count",
+        "1 on the node running the active controller (Kafka's ActiveControllerCount)",
+    )?;
+    for g in [&under_replicated, &leader_count, &offline_partitions, &active_controller] {
+        registry.register(Box::new(g.clone()))?;
+    }
+    registry.register(Box::new(isr_shrinks.clone()))?;
+    registry.register(Box::new(isr_expands.clone()))?;
     registry.register(Box::new(requests.clone()))?;
     registry.register(Box::new(request_latency.clone()))?;
     registry.register(Box::new(request_errors.clone()))?;
@@ -95,6 +130,12 @@ fn build() -> prometheus::Result<Metrics> {
         topics,
         log_size,
         groups,
+        isr_shrinks,
+        isr_expands,
+        under_replicated,
+        leader_count,
+        offline_partitions,
+        active_controller,
     })
 }
 
@@ -128,6 +169,14 @@ pub fn render(state: &BrokerState) -> String {
             .with_label_values(&[t.meta.name.as_str()])
             .set(size as i64);
     }
+    if let Some(rm) = &state.replicas {
+        let (led, under, offline) = rm.health();
+        m.leader_count.set(led as i64);
+        m.under_replicated.set(under as i64);
+        m.offline_partitions.set(offline as i64);
+    }
+    m.active_controller
+        .set(i64::from(state.controller.is_some()));
     m.groups.reset();
     for g in state.groups.all_groups() {
         let g = g.lock().unwrap_or_else(|p| p.into_inner());

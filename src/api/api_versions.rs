@@ -43,8 +43,18 @@ pub async fn handle(
 ) -> ApiVersionsResponse {
     let mut resp = ApiVersionsResponse::default();
     resp.error_code = code::NONE;
+    let on_controller = super::LISTENER
+        .try_with(|l| super::controller::is_controller_listener(state, l))
+        .unwrap_or(false);
     resp.api_keys = SUPPORTED
         .iter()
+        .filter(|a| {
+            if on_controller {
+                super::controller::serves(a.key)
+            } else {
+                crate::protocol::broker_serves(a.key)
+            }
+        })
         .map(|a| {
             ApiVersion::default()
                 .with_api_key(a.key as i16)

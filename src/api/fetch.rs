@@ -50,6 +50,7 @@ fn read_all(
     max_bytes: usize,
     read_committed: bool,
     use_ids: bool,
+    replica: i32,
 ) -> Vec<Served> {
     let mut out = Vec::with_capacity(parts.len());
     let mut total = 0usize;
@@ -90,7 +91,13 @@ fn read_all(
             });
             continue;
         }
-        let epoch_err = check_leader_epoch(sp.current_leader_epoch, p.leader_epoch);
+        let epoch_err = match &state.replicas {
+            Some(rm) => rm
+                .check_leader(&p.topic, p.index, sp.current_leader_epoch)
+                .err()
+                .unwrap_or(code::NONE),
+            None => check_leader_epoch(sp.current_leader_epoch, p.leader_epoch()),
+        };
         if epoch_err != code::NONE {
             out.push(Served {
                 key,
@@ -105,7 +112,35 @@ fn read_all(
         let limit = room.min(sp.max_bytes.max(0) as usize);
         let min_one = total == 0;
         let mut d = empty_partition(sp.partition, code::NONE);
-        let result = if limit == 0 && !min_one {
+        if replica >= 0 && sp.last_fetched_epoch >= 0 {
+            // A follower whose last batch's epoch ends earlier here (or is unknown here)
+            // holds records this leader does not: tell it where the logs diverge.
+            let (epoch, end) = p.end_offset_for_epoch(sp.last_fetched_epoch);
+            if epoch != sp.last_fetched_epoch || end < sp.fetch_offset {
+                d.diverging_epoch.epoch = epoch;
+                d.diverging_epoch.end_offset = end;
+                d.high_watermark = p.high_watermark();
+                d.last_stable_offset = p.last_stable_offset();
+                d.log_start_offset = p.log_start_offset();
+                out.push(Served {
+                    key,
+                    topic_id: sp.topic_id,
+                    data: d,
+                    bytes: 0,
+                    changed: true,
+                });
+                continue;
+            }
+        }
+        let result = if replica >= 0 {
+            let r = p.read_replica(sp.fetch_offset, limit.max(1));
+            if r.is_ok() {
+                if let Some(rm) = &state.replicas {
+                    rm.on_follower_fetch(&p, replica, sp.fetch_offset, p.log_end_offset());
+                }
+            }
+            r
+        } else if limit == 0 && !min_one {
             // Out of room: report offsets only.
             Ok(crate::log::ReadInfo {
                 records: Bytes::new(),
@@ -169,6 +204,13 @@ fn read_all(
 
 pub async fn handle(state: &BrokerState, req: FetchRequest, version: i16) -> FetchResponse {
     let use_ids = version >= 13;
+    // A follower's fetch (replica id >= 0) reads to the log end and reports its position.
+    let replica = if version >= 15 {
+        req.replica_state.replica_id.0
+    } else {
+        req.replica_id.0
+    };
+    let replica = if state.replicas.is_some() { replica } else { -1 };
     let mut parts = Vec::new();
     for t in &req.topics {
         let name = if use_ids {
@@ -188,6 +230,7 @@ pub async fn handle(state: &BrokerState, req: FetchRequest, version: i16) -> Fet
                 fetch_offset: p.fetch_offset,
                 max_bytes: p.partition_max_bytes,
                 current_leader_epoch: p.current_leader_epoch,
+                last_fetched_epoch: p.last_fetched_epoch,
                 last_high_watermark: -1,
                 last_log_start: -1,
             });
@@ -251,14 +294,20 @@ pub async fn handle(state: &BrokerState, req: FetchRequest, version: i16) -> Fet
             } else {
                 state.cluster.topic(&sp.topic)
             }?;
-            Some(t.partition(sp.partition)?.subscribe())
+            let p = t.partition(sp.partition)?;
+            // Followers wait for new records; consumers for the high watermark.
+            Some(if replica >= 0 {
+                p.subscribe_end()
+            } else {
+                p.subscribe()
+            })
         })
         .collect();
     let served = loop {
         for w in watchers.iter_mut() {
             w.borrow_and_update();
         }
-        let served = read_all(state, &parts, max_bytes, read_committed, use_ids);
+        let served = read_all(state, &parts, max_bytes, read_committed, use_ids, replica);
         let bytes: usize = served.iter().map(|s| s.bytes).sum();
         let errored = served.iter().any(|s| s.data.error_code != code::NONE);
         let now = Instant::now();
@@ -274,7 +323,7 @@ pub async fn handle(state: &BrokerState, req: FetchRequest, version: i16) -> Fet
         match tokio::time::timeout_at(deadline, changes).await {
             Ok((Ok(()), _, _)) => continue,
             // Deadline passed, or a partition went away: answer with what there is.
-            _ => break read_all(state, &parts, max_bytes, read_committed, use_ids),
+            _ => break read_all(state, &parts, max_bytes, read_committed, use_ids, replica),
         }
     };
 

@@ -16,6 +16,8 @@ pub struct SessionPartition {
     pub fetch_offset: i64,
     pub max_bytes: i32,
     pub current_leader_epoch: i32,
+    /// The epoch of the fetcher's last batch (follower fetches: the divergence check).
+    pub last_fetched_epoch: i32,
     pub last_high_watermark: i64,
     pub last_log_start: i64,
 }
@@ -185,6 +187,7 @@ mod tests {
 
     fn sp(topic: &str, p: i32, off: i64) -> SessionPartition {
         SessionPartition {
+            last_fetched_epoch: -1,
             topic: topic.into(),
             topic_id: Uuid::nil(),
             partition: p,

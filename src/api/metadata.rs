@@ -35,6 +35,9 @@ pub fn advertised_for_request(state: &BrokerState) -> Option<&crate::config::Lis
 }
 
 pub fn broker_entries(state: &BrokerState) -> Vec<MetadataResponseBroker> {
+    if let Some(rm) = &state.replicas {
+        return cluster_brokers(state, rm);
+    }
     advertised_for_request(state)
         .into_iter()
         .map(|l| {
@@ -48,7 +51,71 @@ pub fn broker_entries(state: &BrokerState) -> Vec<MetadataResponseBroker> {
         .collect()
 }
 
+/// The cluster's live (unfenced) brokers, each at its endpoint for the listener this request
+/// came in on, as Kafka lists them.
+fn cluster_brokers(
+    state: &BrokerState,
+    rm: &crate::replica::ReplicaManager,
+) -> Vec<MetadataResponseBroker> {
+    let listener = advertised_for_request(state)
+        .map(|l| l.name.clone())
+        .unwrap_or_default();
+    rm.image()
+        .brokers
+        .values()
+        .filter(|b| !b.fenced)
+        .filter_map(|b| {
+            let e = b
+                .endpoints
+                .iter()
+                .find(|e| e.name == listener)
+                .or_else(|| b.endpoints.first())?;
+            let mut mb = MetadataResponseBroker::default();
+            mb.node_id = BrokerId(b.id);
+            mb.host = str(e.host.clone());
+            mb.port = e.port as i32;
+            mb.rack = b.rack.clone().map(str);
+            Some(mb)
+        })
+        .collect()
+}
+
+/// Partition leadership from the cluster metadata: replicas, ISR, leader (LEADER_NOT_AVAILABLE
+/// when there is none) and offline replicas (on fenced or unknown brokers).
+fn image_partitions(
+    img: &crate::metadata::MetadataImage,
+    t: &crate::metadata::TopicImage,
+) -> Vec<MetadataResponsePartition> {
+    let ids = |v: &[i32]| v.iter().map(|b| BrokerId(*b)).collect::<Vec<_>>();
+    t.partitions
+        .iter()
+        .map(|(idx, p)| {
+            let mut mp = MetadataResponsePartition::default();
+            mp.partition_index = *idx;
+            mp.leader_id = BrokerId(p.leader);
+            mp.error_code = if p.leader < 0 { 5 } else { code::NONE };
+            mp.leader_epoch = p.leader_epoch();
+            mp.replica_nodes = ids(&p.replicas);
+            mp.isr_nodes = ids(&p.isr);
+            mp.offline_replicas = p
+                .replicas
+                .iter()
+                .filter(|b| img.brokers.get(b).is_none_or(|r| r.fenced))
+                .map(|b| BrokerId(*b))
+                .collect();
+            mp
+        })
+        .collect()
+}
+
 fn partitions(state: &BrokerState, t: &Topic) -> Vec<MetadataResponsePartition> {
+    if let Some(rm) = &state.replicas {
+        let img = rm.image();
+        return match img.topics.get(&t.meta.id) {
+            Some(ti) => image_partitions(&img, ti),
+            None => Vec::new(),
+        };
+    }
     let me = BrokerId(state.cluster.node_id);
     t.partitions
         .iter()
@@ -57,7 +124,7 @@ fn partitions(state: &BrokerState, t: &Topic) -> Vec<MetadataResponsePartition> 
             mp.error_code = code::NONE;
             mp.partition_index = p.index;
             mp.leader_id = me;
-            mp.leader_epoch = p.leader_epoch;
+            mp.leader_epoch = p.leader_epoch();
             mp.replica_nodes = vec![me];
             mp.isr_nodes = vec![me];
             mp.offline_replicas = vec![];
@@ -79,6 +146,50 @@ fn topic_entry(state: &BrokerState, t: &Topic, ops: i32) -> MetadataResponseTopi
         super::authorized_ops(state, resource::TOPIC, &t.meta.name, ops)
     };
     mt
+}
+
+/// On a cluster, a local topic counts only once the metadata has it (under the same id).
+fn in_cluster_metadata(state: &BrokerState, t: &Topic) -> bool {
+    state
+        .replicas
+        .as_ref()
+        .is_none_or(|rm| rm.image().topics.contains_key(&t.meta.id))
+}
+
+/// Auto-creation on a cluster: the controller creates the topic (default partitions and
+/// replication factor); the answer waits until this broker's metadata has it.
+async fn auto_create_in_cluster(
+    state: &BrokerState,
+    rm: &crate::replica::ReplicaManager,
+    name: &str,
+    ops: i32,
+) -> MetadataResponseTopic {
+    use kafka_protocol::messages::create_topics_request::CreatableTopic;
+    use kafka_protocol::messages::CreateTopicsRequest;
+    let mut ct = CreatableTopic::default();
+    ct.name = topic_name(name.to_string());
+    ct.num_partitions = -1;
+    ct.replication_factor = -1;
+    let mut req = CreateTopicsRequest::default();
+    req.topics = vec![ct];
+    req.timeout_ms = 10_000;
+    let code = match super::controller::forward(rm, req).await {
+        Ok(r) => r.topics.first().map_or(code::NONE, |t| t.error_code),
+        Err(e) => {
+            tracing::warn!("auto-creating topic {name}: the controller is unreachable ({e})");
+            5
+        }
+    };
+    if code != code::NONE && code != 36 {
+        return error_entry(Some(name.to_string()), Uuid::nil(), code);
+    }
+    super::controller::await_metadata(rm, |img| img.topic_ids.contains_key(name)).await;
+    let local = state.cluster.topic(name).filter(|t| in_cluster_metadata(state, t));
+    match local {
+        Some(t) => topic_entry(state, &t, ops),
+        // Created, but not yet here: the client retries, as it does with Kafka.
+        None => error_entry(Some(name.to_string()), Uuid::nil(), 5),
+    }
 }
 
 fn error_entry(name: Option<String>, id: Uuid, error: i16) -> MetadataResponseTopic {
@@ -108,6 +219,9 @@ pub async fn handle(state: &BrokerState, req: MetadataRequest, version: i16) -> 
         None => {
             // Topics the principal may not describe are left out, as Kafka does.
             for t in state.cluster.topics() {
+                if !in_cluster_metadata(state, &t) {
+                    continue;
+                }
                 if super::allowed(state, op::DESCRIBE, resource::TOPIC, &t.meta.name) {
                     topics.push(topic_entry(state, &t, topic_ops));
                 }
@@ -124,7 +238,8 @@ pub async fn handle(state: &BrokerState, req: MetadataRequest, version: i16) -> 
                 let found = match &name {
                     Some(n) => state.cluster.topic(n),
                     None => state.cluster.topic_by_id(&rt.topic_id),
-                };
+                }
+                .filter(|t| in_cluster_metadata(state, t));
                 let acl_name = found
                     .as_ref()
                     .map(|t| t.meta.name.clone())
@@ -172,6 +287,10 @@ pub async fn handle(state: &BrokerState, req: MetadataRequest, version: i16) -> 
                     ));
                     continue;
                 }
+                if let Some(rm) = &state.replicas {
+                    topics.push(auto_create_in_cluster(state, rm, &n, topic_ops).await);
+                    continue;
+                }
                 let defaults = (
                     state.config.num_partitions,
                     state.config.default_replication_factor,
@@ -200,7 +319,20 @@ pub async fn handle(state: &BrokerState, req: MetadataRequest, version: i16) -> 
     let mut resp = MetadataResponse::default();
     resp.brokers = broker_entries(state);
     resp.cluster_id = Some(str(state.cluster.cluster_id.clone()));
-    resp.controller_id = BrokerId(state.cluster.node_id);
+    resp.controller_id = BrokerId(match &state.replicas {
+        // Clients cannot reach a KRaft controller; like Kafka, name a live broker (the
+        // active controller when it is one) for admin requests, which are forwarded.
+        Some(rm) => {
+            let live: Vec<i32> = resp.brokers.iter().map(|b| b.node_id.0).collect();
+            let c = rm.controller_id();
+            if live.contains(&c) {
+                c
+            } else {
+                live.first().copied().unwrap_or(-1)
+            }
+        }
+        None => state.cluster.node_id,
+    });
     resp.topics = topics;
     resp.cluster_authorized_operations = if req.include_cluster_authorized_operations {
         super::authorized_ops(state, resource::CLUSTER, CLUSTER_NAME, CLUSTER_OPS)

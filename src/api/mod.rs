@@ -5,6 +5,7 @@
 pub mod acls;
 pub mod api_versions;
 pub mod configs;
+pub mod controller;
 pub mod fetch;
 pub mod fetch_session;
 pub mod groups;
@@ -198,6 +199,29 @@ fn client_of(frame: &Frame) -> (String, String) {
 }
 
 async fn dispatch_inner(state: &BrokerState, frame: Frame) -> Result<Option<Bytes>, FrameError> {
+    let on_controller_listener = frame
+        .listener
+        .as_deref()
+        .is_some_and(|l| controller::is_controller_listener(state, l));
+    if on_controller_listener {
+        if !controller::serves(frame.api) {
+            return Err(FrameError::UnknownApi(frame.api as i16));
+        }
+        return controller::dispatch(state, frame).await;
+    }
+    if controller::serves(frame.api) && !crate::protocol::broker_serves(frame.api) {
+        // Broker-to-controller APIs are not served on client listeners (Kafka does not
+        // expose them there either).
+        return Err(FrameError::UnknownApi(frame.api as i16));
+    }
+    dispatch_broker(state, frame).await
+}
+
+/// The client-facing APIs.
+pub(crate) async fn dispatch_broker(
+    state: &BrokerState,
+    frame: Frame,
+) -> Result<Option<Bytes>, FrameError> {
     match frame.api {
         ApiKey::Produce => {
             let req: ProduceRequest = decode_body(&frame)?;

@@ -83,6 +83,55 @@ async fn join_transaction(
     }
 }
 
+/// The partition's `min.insync.replicas` (topic override, else the broker's setting).
+fn min_insync_replicas(state: &BrokerState, p: &Partition) -> i32 {
+    let overrides = state
+        .cluster
+        .topic(&p.topic)
+        .map(|t| t.meta.configs.clone())
+        .unwrap_or_default();
+    crate::config::resolved_topic_value(state.cluster.broker_props(), "min.insync.replicas", &overrides)
+        .ok()
+        .and_then(|r| r.value)
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(1)
+}
+
+/// acks=all: waits until the high watermark passes `last` (every ISR member has the batch),
+/// at most `timeout_ms` (Kafka's DelayedProduce). Leadership lost while waiting is
+/// NOT_LEADER_OR_FOLLOWER; an ISR that shrank below min.insync.replicas meanwhile is
+/// NOT_ENOUGH_REPLICAS_AFTER_APPEND.
+async fn await_replication(
+    rm: &crate::replica::ReplicaManager,
+    p: &Partition,
+    last: i64,
+    timeout_ms: i32,
+) -> i16 {
+    use crate::replica::code as rc;
+    let mut hw = p.subscribe();
+    let deadline = tokio::time::Instant::now()
+        + std::time::Duration::from_millis(timeout_ms.clamp(0, 300_000) as u64);
+    loop {
+        if *hw.borrow_and_update() > last {
+            return code::NONE;
+        }
+        if rm.check_leader(&p.topic, p.index, -1).is_err() {
+            return rc::NOT_LEADER_OR_FOLLOWER;
+        }
+        match tokio::time::timeout_at(
+            deadline.min(tokio::time::Instant::now() + std::time::Duration::from_millis(200)),
+            hw.changed(),
+        )
+        .await
+        {
+            Ok(Ok(())) => continue,
+            Ok(Err(_)) => return rc::NOT_LEADER_OR_FOLLOWER,
+            Err(_) if tokio::time::Instant::now() >= deadline => return rc::REQUEST_TIMED_OUT,
+            Err(_) => continue,
+        }
+    }
+}
+
 pub async fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> ProduceResponse {
     use crate::security::acl::{op, resource};
     let acks_ok = matches!(req.acks, -1..=1);
@@ -149,6 +198,27 @@ pub async fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> P
                 parts.push(partition_error(pd.index, missing, None));
                 continue;
             };
+            if let Some(rm) = &state.replicas {
+                if let Err(c) = rm.check_leader(&p.topic, p.index, -1) {
+                    parts.push(partition_error(pd.index, c, None));
+                    continue;
+                }
+                if req.acks == -1 {
+                    let min_isr = min_insync_replicas(state, &p);
+                    let isr = rm.isr_size(&p.topic, p.index);
+                    if (isr as i32) < min_isr {
+                        parts.push(partition_error(
+                            pd.index,
+                            code::NOT_ENOUGH_REPLICAS,
+                            Some(format!(
+                                "The size of the current ISR {isr} is insufficient to satisfy the min.isr requirement of {min_isr} for partition {}-{}",
+                                p.topic, p.index
+                            )),
+                        ));
+                        continue;
+                    }
+                }
+            }
             let records = pd.records.unwrap_or_default();
             // Parsed once: the transaction check and the record count use the same header.
             let header = BatchHeader::parse(&records);
@@ -173,6 +243,17 @@ pub async fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> P
                     let mut r = PartitionProduceResponse::default();
                     r.index = pd.index;
                     r.error_code = code::NONE;
+                    if req.acks == -1 {
+                        if let Some(rm) = &state.replicas {
+                            let last = info.base_offset
+                                + header.as_ref().map_or(0, |h| h.last_offset_delta as i64);
+                            let c = await_replication(rm, &p, last, req.timeout_ms).await;
+                            if c != code::NONE {
+                                parts.push(partition_error(pd.index, c, None));
+                                continue;
+                            }
+                        }
+                    }
                     r.base_offset = info.base_offset;
                     r.log_append_time_ms = info.log_append_time;
                     r.log_start_offset = info.log_start_offset;

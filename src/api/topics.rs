@@ -46,6 +46,9 @@ pub async fn handle_create(
     req: CreateTopicsRequest,
     version: i16,
 ) -> CreateTopicsResponse {
+    if let Some(rm) = &state.replicas {
+        return forward_create(rm, req).await;
+    }
     let mut seen = HashSet::new();
     let duplicates: HashSet<String> = req
         .topics
@@ -172,6 +175,9 @@ pub async fn handle_delete(
     req: DeleteTopicsRequest,
     version: i16,
 ) -> DeleteTopicsResponse {
+    if let Some(rm) = &state.replicas {
+        return forward_delete(rm, req).await;
+    }
     let targets: Vec<(Option<String>, Uuid)> = if version >= 6 {
         req.topics
             .into_iter()
@@ -233,6 +239,9 @@ pub async fn handle_create_partitions(
     req: CreatePartitionsRequest,
     _version: i16,
 ) -> CreatePartitionsResponse {
+    if let Some(rm) = &state.replicas {
+        return forward_create_partitions(rm, req).await;
+    }
     let me = state.cluster.node_id;
     let mut results = Vec::with_capacity(req.topics.len());
     for t in req.topics {
@@ -379,3 +388,105 @@ pub async fn handle_describe_partitions(
     resp.next_cursor = next_cursor;
     resp
 }
+
+/// Topic creation on a cluster: decided by the controller; answered once this broker's
+/// metadata has the new topics, so the client's next Metadata here finds them.
+async fn forward_create(
+    rm: &crate::replica::ReplicaManager,
+    req: CreateTopicsRequest,
+) -> CreateTopicsResponse {
+    let names: Vec<String> = req.topics.iter().map(|t| t.name.0.to_string()).collect();
+    let validate_only = req.validate_only;
+    match super::controller::forward(rm, req).await {
+        Ok(resp) => {
+            if !validate_only {
+                let created: Vec<String> = resp
+                    .topics
+                    .iter()
+                    .filter(|t| t.error_code == 0)
+                    .map(|t| t.name.0.to_string())
+                    .collect();
+                super::controller::await_metadata(rm, |img| {
+                    created.iter().all(|n| img.topic_ids.contains_key(n))
+                })
+                .await;
+            }
+            resp
+        }
+        Err(e) => {
+            tracing::warn!("CreateTopics: the controller is unreachable ({e})");
+            let mut resp = CreateTopicsResponse::default();
+            resp.topics = names
+                .into_iter()
+                .map(|n| {
+                    let mut r = CreatableTopicResult::default();
+                    r.name = topic_name(n);
+                    r.error_code = REQUEST_TIMED_OUT;
+                    r.num_partitions = -1;
+                    r.replication_factor = -1;
+                    r
+                })
+                .collect();
+            resp
+        }
+    }
+}
+
+async fn forward_delete(
+    rm: &crate::replica::ReplicaManager,
+    req: DeleteTopicsRequest,
+) -> DeleteTopicsResponse {
+    match super::controller::forward(rm, req).await {
+        Ok(resp) => {
+            let gone: Vec<String> = resp
+                .responses
+                .iter()
+                .filter(|t| t.error_code == 0)
+                .filter_map(|t| t.name.as_ref().map(|n| n.0.to_string()))
+                .collect();
+            super::controller::await_metadata(rm, |img| {
+                gone.iter().all(|n| !img.topic_ids.contains_key(n))
+            })
+            .await;
+            resp
+        }
+        Err(e) => {
+            tracing::warn!("DeleteTopics: the controller is unreachable ({e})");
+            DeleteTopicsResponse::default()
+        }
+    }
+}
+
+async fn forward_create_partitions(
+    rm: &crate::replica::ReplicaManager,
+    req: CreatePartitionsRequest,
+) -> CreatePartitionsResponse {
+    let wanted: Vec<(String, i32)> = req
+        .topics
+        .iter()
+        .map(|t| (t.name.0.to_string(), t.count))
+        .collect();
+    let validate_only = req.validate_only;
+    match super::controller::forward(rm, req).await {
+        Ok(resp) => {
+            if !validate_only {
+                super::controller::await_metadata(rm, |img| {
+                    wanted.iter().all(|(n, c)| {
+                        img.topic_ids
+                            .get(n)
+                            .and_then(|id| img.topics.get(id))
+                            .is_none_or(|t| t.partitions.len() as i32 >= *c)
+                    })
+                })
+                .await;
+            }
+            resp
+        }
+        Err(e) => {
+            tracing::warn!("CreatePartitions: the controller is unreachable ({e})");
+            CreatePartitionsResponse::default()
+        }
+    }
+}
+
+const REQUEST_TIMED_OUT: i16 = 7;

@@ -48,6 +48,11 @@ pub const CLIENT_VERSIONS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeCluster, 0, 1),
     (ApiKey::SaslHandshake, 1, 1),
     (ApiKey::SaslAuthenticate, 0, 2),
+    // Broker to controller (the replicated cluster).
+    (ApiKey::BrokerRegistration, 0, 4),
+    (ApiKey::BrokerHeartbeat, 0, 1),
+    (ApiKey::AlterPartition, 2, 3),
+    (ApiKey::AllocateProducerIds, 0, 0),
 ];
 
 /// Largest response frame accepted (a fetch is bounded by the max_bytes we ask for).
@@ -88,6 +93,9 @@ pub struct ConnOptions {
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// SASL (SASL_PLAINTEXT and SASL_SSL listeners).
     pub sasl: Option<SaslLogin>,
+    /// Source address to bind before connecting. Brokers bind inter-broker connections to
+    /// their own listener address, so a fault test can cut one broker off by address.
+    pub bind: Option<std::net::IpAddr>,
 }
 
 impl Default for ConnOptions {
@@ -97,8 +105,38 @@ impl Default for ConnOptions {
             request_timeout: Duration::from_secs(30),
             tls: None,
             sasl: None,
+            bind: None,
         }
     }
+}
+
+/// Connects to `addr`, from `bind` when given (port chosen by the kernel).
+async fn connect_from(addr: &str, bind: Option<std::net::IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(ip) = bind else {
+        return TcpStream::connect(addr).await;
+    };
+    let mut last = None;
+    for target in tokio::net::lookup_host(addr).await? {
+        if target.is_ipv4() != ip.is_ipv4() {
+            continue;
+        }
+        let sock = if ip.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        sock.bind(std::net::SocketAddr::new(ip, 0))?;
+        match sock.connect(target).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::AddrNotAvailable,
+            format!("no address of {addr} matches the source address {ip}"),
+        )
+    }))
 }
 
 /// A plain or TLS byte stream.
@@ -121,7 +159,7 @@ pub struct Connection {
 impl Connection {
     /// Connects and negotiates API versions.
     pub async fn connect(addr: &str, opts: &ConnOptions) -> Result<Connection> {
-        let connect = TcpStream::connect(addr);
+        let connect = connect_from(addr, opts.bind);
         let stream = match tokio::time::timeout(opts.request_timeout, connect).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {

@@ -179,6 +179,7 @@ impl Cluster {
             .cluster_id
             .clone()
             .or_else(|| meta.get("cluster.id").cloned())
+            .or_else(|| config.kraft.as_ref().map(derived_cluster_id))
             .unwrap_or_else(|| {
                 use base64_url::encode_uuid;
                 encode_uuid(&Uuid::new_v4())
@@ -472,6 +473,56 @@ impl Cluster {
         self.persist()
     }
 
+    /// Makes the local registry hold topic `name` with id `id` and at least `partitions`
+    /// partitions, as the cluster metadata says (replicated mode): opens or creates the logs,
+    /// grows the partition count, applies config overrides. A local topic of the same name
+    /// but another id (deleted and recreated while this broker was away) is replaced.
+    pub fn ensure_topic(
+        &self,
+        name: &str,
+        id: Uuid,
+        partitions: i32,
+        replication_factor: i16,
+        configs: BTreeMap<String, String>,
+    ) -> Result<(), TopicError> {
+        if let Some(t) = self.topic(name) {
+            if t.meta.id != id {
+                tracing::info!("topic {name} was recreated with id {id}: replacing the local logs");
+                self.delete_topic(name)?;
+            } else {
+                if t.meta.partitions < partitions {
+                    self.create_partitions(name, partitions, false)?;
+                }
+                if t.meta.configs != configs {
+                    self.set_topic_configs(name, configs)?;
+                }
+                return Ok(());
+            }
+        }
+        let _guard = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        if self.topic(name).is_some() {
+            return Ok(());
+        }
+        let meta = TopicMeta {
+            name: name.to_string(),
+            id,
+            partitions,
+            replication_factor,
+            configs,
+        };
+        let topic = self.open_topic(meta, true)?;
+        for p in &topic.partitions {
+            // A new replica starts empty and replicated: its high watermark comes from the
+            // leader, never from its own appends.
+            p.set_replicated(true);
+            p.set_high_watermark(0);
+        }
+        self.insert(topic);
+        self.persist()?;
+        tracing::info!("opened topic {name} ({id}) with {partitions} partition(s)");
+        Ok(())
+    }
+
     /// Every partition of every topic.
     pub fn all_partitions(&self) -> Vec<Arc<Partition>> {
         self.read_topics()
@@ -500,6 +551,22 @@ impl Cluster {
             .unwrap_or_else(|p| p.into_inner())
             .take();
     }
+}
+
+/// A cluster's id when nobody formatted the nodes: the same on every node started with the
+/// same `controller.quorum.voters`, so three unformatted nodes agree without a format step.
+fn derived_cluster_id(k: &crate::config::kraft::KraftSettings) -> String {
+    use sha2::Digest;
+    let mut voters: Vec<String> = k
+        .voters
+        .iter()
+        .map(|v| format!("{}@{}", v.id, v.addr()))
+        .collect();
+    voters.sort();
+    let digest = sha2::Sha256::digest(voters.join(",").as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&digest[..16]);
+    base64_url::encode_uuid(&Uuid::from_bytes(b))
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {

@@ -6,6 +6,7 @@
 //! names the setting.
 
 pub mod catalog;
+pub mod kraft;
 mod sources;
 
 pub use sources::{load, parse_properties, parse_properties_entries, parse_toml, LoadOptions};
@@ -96,6 +97,8 @@ pub struct Config {
     /// Upper bound on one fetch response (`fetch.max.bytes`, Kafka's default 55 MiB).
     pub fetch_max_bytes: usize,
     pub cluster_id: Option<String>,
+    /// Cluster settings; `None` for the zero-config single node.
+    pub kraft: Option<kraft::KraftSettings>,
 }
 
 /// Settings Weir has that Kafka does not; accepted alongside Kafka's names.
@@ -195,13 +198,12 @@ impl Config {
             .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
             .unwrap_or_default();
         let not_controller = |l: &Listener| !controller_names.contains(&l.name);
-        let listeners: Vec<Listener> = Listener::parse_list(
+        let all_listeners = Listener::parse_list(
             "listeners",
             &get("listeners").unwrap_or_else(|| "PLAINTEXT://0.0.0.0:9092".into()),
-        )?
-        .into_iter()
-        .filter(not_controller)
-        .collect();
+        )?;
+        let kraft = kraft::parse(&props, node_id, &all_listeners)?;
+        let listeners: Vec<Listener> = all_listeners.into_iter().filter(not_controller).collect();
         if listeners.is_empty() {
             return Err(invalid(
                 "listeners",
@@ -263,6 +265,7 @@ impl Config {
                 .max(0) as usize,
             fetch_max_bytes: num("fetch.max.bytes", 57_671_680)?.max(1024) as usize,
             cluster_id: get("cluster.id"),
+            kraft,
             props,
         })
     }

@@ -69,7 +69,23 @@ pub const SUPPORTED: &[ApiSupport] = &[
     api(ApiKey::CreateAcls, 1, 3),
     api(ApiKey::DescribeAcls, 1, 3),
     api(ApiKey::DeleteAcls, 1, 3),
+    // Served on controller listeners only (the replicated cluster's broker-to-controller APIs).
+    api(ApiKey::BrokerRegistration, 0, 4),
+    api(ApiKey::BrokerHeartbeat, 0, 1),
+    api(ApiKey::AlterPartition, 2, 3),
+    api(ApiKey::AllocateProducerIds, 0, 0),
 ];
+
+/// Whether a client listener serves (and ApiVersions lists) this API.
+pub fn broker_serves(api: ApiKey) -> bool {
+    !matches!(
+        api,
+        ApiKey::BrokerRegistration
+            | ApiKey::BrokerHeartbeat
+            | ApiKey::AlterPartition
+            | ApiKey::AllocateProducerIds
+    )
+}
 
 /// Produce versions Kafka 4 advertises but refuses at request time.
 pub const PRODUCE_REFUSED_BELOW: i16 = 3;

@@ -29,6 +29,16 @@ impl SecurityProtocol {
         }
     }
 
+    /// Kafka's SecurityProtocol id (PLAINTEXT 0, SSL 1, SASL_PLAINTEXT 2, SASL_SSL 3).
+    pub fn id(self) -> i16 {
+        match self {
+            SecurityProtocol::Plaintext => 0,
+            SecurityProtocol::Ssl => 1,
+            SecurityProtocol::SaslPlaintext => 2,
+            SecurityProtocol::SaslSsl => 3,
+        }
+    }
+
     pub fn needs_sasl(self) -> bool {
         matches!(
             self,

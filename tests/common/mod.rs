@@ -2,6 +2,8 @@
 //! raw-protocol client (kafka-protocol codecs over a TcpStream) for frames librdkafka won't send.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;

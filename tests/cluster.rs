@@ -1,0 +1,273 @@
+//! A replicated cluster of three in-process Weir brokers, used through librdkafka: topics with
+//! replication factor 3, acks=all surviving a leader crash, min.insync.replicas refusals, a
+//! follower catching up and rejoining the ISR, and a divergent follower truncated by epoch.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::cluster::{wait_until, TestCluster};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+
+fn admin(bootstrap: &str) -> AdminClient<DefaultClientContext> {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("admin client")
+}
+
+fn create(bootstrap: &str, topic: NewTopic<'_>) {
+    let res = futures::executor::block_on(admin(bootstrap).create_topics([&topic], &AdminOptions::new()))
+        .expect("create_topics");
+    for r in res {
+        r.expect("topic created");
+    }
+}
+
+/// Sends `values` to partition 0 (in order, pipelined); returns each delivery's offset or
+/// error, in send order.
+fn send(bootstrap: &str, topic: &str, acks: &str, values: &[String]) -> Vec<Result<i64, String>> {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("acks", acks)
+        .set("linger.ms", "2")
+        .set("message.timeout.ms", "20000")
+        .set("enable.idempotence", "false")
+        .create()
+        .expect("producer");
+    let pending: Vec<_> = values
+        .iter()
+        .map(|v| {
+            producer.send_result(FutureRecord::<(), str>::to(topic).partition(0).payload(v.as_str()))
+        })
+        .collect();
+    pending
+        .into_iter()
+        .map(|p| match p {
+            Err((e, _)) => Err(e.to_string()),
+            Ok(f) => match futures::executor::block_on(f) {
+                Ok(Ok(d)) => Ok(d.offset),
+                Ok(Err((e, _))) => Err(e.to_string()),
+                Err(_) => Err("canceled".into()),
+            },
+        })
+        .collect()
+}
+
+/// `send`, requiring every value to be acknowledged.
+fn produce(bootstrap: &str, topic: &str, acks: &str, values: &[String]) {
+    for (v, r) in values.iter().zip(send(bootstrap, topic, acks, values)) {
+        if let Err(e) = r {
+            panic!("{v} not acknowledged: {e}");
+        }
+    }
+}
+
+/// Everything in partition 0 from the start, as (offset, value).
+fn read_all(bootstrap: &str, topic: &str, expect_at_least: usize) -> Vec<(i64, String)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "cluster-test-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, Offset::Beginning)
+        .expect("tpl");
+    consumer.assign(&tpl).expect("assign");
+    let mut out = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while out.len() < expect_at_least && std::time::Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            let v = m
+                .payload()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .unwrap_or_default();
+            out.push((m.offset(), v));
+        }
+    }
+    out
+}
+
+/// Stored bytes of a partition on node `i`, below its high watermark.
+fn stored(c: &TestCluster, i: usize, topic: &str) -> (i64, i64, Vec<u8>) {
+    let p = c
+        .handle(i)
+        .state()
+        .cluster
+        .partition(topic, 0)
+        .expect("local partition");
+    let hw = p.high_watermark();
+    let mut bytes = Vec::new();
+    let mut at = p.log_start_offset();
+    while at < hw {
+        let r = p.read(at, 1 << 20, true).expect("read");
+        if r.records.is_empty() {
+            break;
+        }
+        let mut next = at;
+        let mut rest = &r.records[..];
+        while let Some(h) = weir::log::batch::BatchHeader::parse(rest) {
+            next = h.last_offset() + 1;
+            rest = &rest[h.total_len().min(rest.len())..];
+        }
+        bytes.extend_from_slice(&r.records);
+        at = next;
+    }
+    (p.log_end_offset(), hw, bytes)
+}
+
+fn values(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}-{i}")).collect()
+}
+
+#[test]
+fn three_brokers_replicate_a_topic_and_report_it() {
+    let c = TestCluster::start(3, &[]);
+    let boot = c.bootstrap();
+    create(
+        &boot,
+        NewTopic::new("rep", 3, TopicReplication::Fixed(3)).set("min.insync.replicas", "2"),
+    );
+    let md = admin(&boot)
+        .inner()
+        .fetch_metadata(Some("rep"), Duration::from_secs(10))
+        .expect("metadata");
+    assert_eq!(md.brokers().len(), 3, "every broker is listed");
+    let t = &md.topics()[0];
+    assert_eq!(t.partitions().len(), 3);
+    let mut leaders = HashSet::new();
+    for p in t.partitions() {
+        assert_eq!(p.replicas().len(), 3);
+        assert_eq!(p.isr().len(), 3);
+        leaders.insert(p.leader());
+    }
+    assert_eq!(leaders.len(), 3, "leadership is spread over the brokers");
+
+    let sent = values("v", 500);
+    produce(&boot, "rep", "all", &sent);
+    let got = read_all(&boot, "rep", sent.len());
+    let got_values: Vec<String> = got.iter().map(|(_, v)| v.clone()).collect();
+    assert_eq!(got_values, sent, "read back in order, exactly once");
+    // Every replica holds the same bytes once the followers catch up.
+    wait_until(Duration::from_secs(10), "followers to catch up", || {
+        let a = stored(&c, 0, "rep");
+        let b = stored(&c, 1, "rep");
+        let d = stored(&c, 2, "rep");
+        a.0 == 500 && a == b && b == d
+    });
+}
+
+#[test]
+fn acknowledged_writes_survive_the_leader_crashing() {
+    let mut c = TestCluster::start(3, &[]);
+    let boot = c.bootstrap();
+    // Leader on node 2 (node 1 runs the controller, which this stage keeps alive).
+    create(
+        &boot,
+        NewTopic::new("fail", 1, TopicReplication::Variable(&[&[2, 3, 1]]))
+            .set("min.insync.replicas", "2"),
+    );
+    let first = values("a", 300);
+    produce(&boot, "fail", "all", &first);
+    assert_eq!(c.partition_state("fail", 0).map(|s| s.0), Some(2));
+    c.kill(c.index_of(2));
+    wait_until(Duration::from_secs(15), "a new leader", || {
+        c.partition_state("fail", 0)
+            .is_some_and(|(l, _, _)| l == 3 || l == 1)
+    });
+    let boot = c.bootstrap();
+    let second = values("b", 300);
+    produce(&boot, "fail", "all", &second);
+    let got = read_all(&boot, "fail", 600);
+    let got_values: Vec<String> = got.iter().map(|(_, v)| v.clone()).collect();
+    let mut expected = first.clone();
+    expected.extend(second.clone());
+    assert_eq!(got_values, expected, "no acknowledged write lost, none duplicated");
+    let offsets: HashSet<i64> = got.iter().map(|(o, _)| *o).collect();
+    assert_eq!(offsets.len(), got.len(), "one value per offset");
+
+    // The crashed broker comes back, catches up and rejoins the ISR.
+    c.start_node(c.index_of(2));
+    wait_until(Duration::from_secs(20), "node 2 to rejoin the ISR", || {
+        c.partition_state("fail", 0)
+            .is_some_and(|(_, _, isr)| isr.contains(&2))
+    });
+    let leader = c.partition_state("fail", 0).map(|s| s.0).unwrap_or(-1);
+    wait_until(Duration::from_secs(10), "identical replicas", || {
+        stored(&c, c.index_of(2), "fail") == stored(&c, c.index_of(leader), "fail")
+    });
+}
+
+#[test]
+fn min_insync_replicas_refuses_acks_all_when_the_isr_is_too_small() {
+    let mut c = TestCluster::start(3, &[]);
+    let boot = c.bootstrap();
+    create(
+        &boot,
+        NewTopic::new("minisr", 1, TopicReplication::Variable(&[&[1, 2, 3]]))
+            .set("min.insync.replicas", "2"),
+    );
+    produce(&boot, "minisr", "all", &values("ok", 10));
+    c.kill(1);
+    c.kill(2);
+    wait_until(Duration::from_secs(15), "the ISR to shrink to the leader", || {
+        c.partition_state("minisr", 0)
+            .is_some_and(|(l, _, isr)| l == 1 && isr == vec![1])
+    });
+    let boot = c.bootstrap();
+    let refused = send(&boot, "minisr", "all", &["refused".to_string()]);
+    match &refused[0] {
+        Err(e) => assert!(e.contains("NotEnoughReplicas") || e.contains("Not enough in-sync replicas") || e.contains("timed out"), "{e}"),
+        Ok(o) => panic!("acks=all succeeded at offset {o} with ISR 1 < min.insync.replicas 2"),
+    }
+    let got = read_all(&boot, "minisr", 10);
+    assert!(got.iter().all(|(_, v)| v != "refused"));
+    // acks=1 does not need the ISR.
+    produce(&boot, "minisr", "1", &values("one", 5));
+    let got = read_all(&boot, "minisr", 15);
+    assert_eq!(got.len(), 15);
+}
+
+#[test]
+fn a_divergent_follower_is_truncated_to_the_new_leader() {
+    let mut c = TestCluster::start(3, &[]);
+    let boot = c.bootstrap();
+    create(
+        &boot,
+        NewTopic::new("div", 1, TopicReplication::Variable(&[&[2, 3]]))
+            .set("min.insync.replicas", "1"),
+    );
+    produce(&boot, "div", "all", &values("common", 20));
+    let (n2, n3) = (c.index_of(2), c.index_of(3));
+    wait_until(Duration::from_secs(10), "replicas in sync", || {
+        stored(&c, n2, "div") == stored(&c, n3, "div")
+    });
+    // Node 3 stops fetching; node 2 takes writes only it has (acks=1), then crashes.
+    c.handle(n3).state().faults.pause_replica_fetch(true);
+    produce(&boot, "div", "1", &values("lost", 10));
+    assert_eq!(stored(&c, n2, "div").0, 30, "the leader has the unreplicated tail");
+    c.kill(n2);
+    c.handle(n3).state().faults.pause_replica_fetch(false);
+    wait_until(Duration::from_secs(15), "node 3 to lead", || {
+        c.partition_state("div", 0).is_some_and(|(l, _, _)| l == 3)
+    });
+    let boot = c.bootstrap();
+    produce(&boot, "div", "all", &values("new", 15));
+    c.start_node(n2);
+    wait_until(Duration::from_secs(20), "node 2 to truncate and catch up", || {
+        let a = stored(&c, n2, "div");
+        let b = stored(&c, n3, "div");
+        a == b && a.0 == 35
+    });
+    let got = read_all(&c.bootstrap(), "div", 35);
+    assert!(got.iter().all(|(_, v)| !v.starts_with("lost")));
+    assert_eq!(got.len(), 35);
+}
