@@ -90,7 +90,7 @@ fn read_all(
             });
             continue;
         }
-        let epoch_err = check_leader_epoch(sp.current_leader_epoch, p.leader_epoch);
+        let epoch_err = check_leader_epoch(sp.current_leader_epoch, p.leader_epoch());
         if epoch_err != code::NONE {
             out.push(Served {
                 key,

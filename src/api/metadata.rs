@@ -57,7 +57,7 @@ fn partitions(state: &BrokerState, t: &Topic) -> Vec<MetadataResponsePartition> 
             mp.error_code = code::NONE;
             mp.partition_index = p.index;
             mp.leader_id = me;
-            mp.leader_epoch = p.leader_epoch;
+            mp.leader_epoch = p.leader_epoch();
             mp.replica_nodes = vec![me];
             mp.isr_nodes = vec![me];
             mp.offline_replicas = vec![];
