@@ -6,6 +6,8 @@ pub mod config;
 pub mod epoch_cache;
 pub mod partition;
 pub mod records;
+#[cfg(test)]
+mod replica_tests;
 pub mod segment;
 pub mod truncation;
 

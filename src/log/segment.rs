@@ -615,6 +615,33 @@ mod tests {
     }
 
     #[test]
+    fn truncation_trims_file_and_indexes_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut seg = Segment::create(dir.path(), 0).unwrap();
+        let mut next = 0;
+        append_n(&mut seg, 30, &mut next);
+        let one = BatchHeader::parse(&batch(2, 0)).unwrap().total_len() as u64;
+        // Offset 25 lies in the batch 24..26, which goes whole.
+        seg.truncate_to(25).unwrap();
+        assert_eq!((seg.next_offset, seg.size()), (24, 12 * one));
+        assert!(seg.index.iter().all(|e| (e.1 as u64) < seg.size()));
+        assert!(seg.time_index.iter().all(|e| (e.1 as i64) < 24));
+        assert_eq!(seg.max_timestamp, 1000 + 22 + 1);
+        assert!(seg.floor_position(23) <= 11 * one);
+        next = 24;
+        append_n(&mut seg, 3, &mut next);
+        drop(seg);
+        let (seg, truncated) = Segment::open(dir.path(), 0, false, 100).unwrap();
+        assert_eq!(truncated, 0);
+        assert_eq!(seg.next_offset, 30);
+        // Cutting at the base empties it.
+        let mut seg = seg;
+        seg.truncate_to(0).unwrap();
+        assert_eq!((seg.next_offset, seg.size(), seg.max_timestamp), (0, 0, -1));
+        assert!(seg.index.is_empty() && seg.time_index.is_empty());
+    }
+
+    #[test]
     fn recovery_truncates_torn_tail() {
         let dir = tempfile::tempdir().unwrap();
         let mut seg = Segment::create(dir.path(), 0).unwrap();
