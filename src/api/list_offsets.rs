@@ -28,7 +28,7 @@ const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
 
 fn lookup(p: &Partition, ts: i64, committed: bool) -> Result<(i64, i64, i32), i16> {
-    let epoch = p.leader_epoch;
+    let epoch = p.leader_epoch();
     let r = match ts {
         LATEST if committed => Ok(Some((p.last_stable_offset(), -1))),
         LATEST => Ok(Some((p.high_watermark(), -1))),
@@ -63,7 +63,7 @@ fn partition_for(
     if !super::allowed(state, operation, resource::TOPIC, &p.topic) {
         return Err(code::TOPIC_AUTHORIZATION_FAILED);
     }
-    match check_leader_epoch(current_leader_epoch, p.leader_epoch) {
+    match check_leader_epoch(current_leader_epoch, p.leader_epoch()) {
         code::NONE => Ok(p),
         err => Err(err),
     }
@@ -138,17 +138,11 @@ pub async fn handle_offset_for_leader_epoch(
                 rp.current_leader_epoch,
             ) {
                 Err(e) => r.error_code = e,
-                Ok(p) if rp.leader_epoch == p.leader_epoch => {
-                    // Every batch on this broker carries the one epoch it has had, so the
-                    // requested epoch ends at the log end.
-                    r.leader_epoch = p.leader_epoch;
-                    r.end_offset = p.log_end_offset();
+                Ok(p) => {
+                    // The epoch cache answers as Kafka's does: the largest epoch <= the one
+                    // asked for and where it ended; (-1, -1) with no error when unknown.
+                    (r.leader_epoch, r.end_offset) = p.end_offset_for_epoch(rp.leader_epoch);
                 }
-                Ok(p) if rp.leader_epoch < p.leader_epoch && rp.leader_epoch >= 0 => {
-                    r.leader_epoch = rp.leader_epoch;
-                    r.end_offset = p.log_start_offset();
-                }
-                Ok(_) => {}
             }
             parts.push(r);
         }

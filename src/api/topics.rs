@@ -288,7 +288,11 @@ fn describe_partition(
     d.error_code = code::NONE;
     d.partition_index = index as i32;
     d.leader_id = me;
-    d.leader_epoch = t.partitions.get(index).map(|p| p.leader_epoch).unwrap_or(0);
+    d.leader_epoch = t
+        .partitions
+        .get(index)
+        .map(|p| p.leader_epoch())
+        .unwrap_or(0);
     d.replica_nodes = vec![me];
     d.isr_nodes = vec![me];
     d.eligible_leader_replicas = Some(vec![]);

@@ -1,13 +1,16 @@
 //! One partition: its segments, log start / end offsets, high watermark and leader epoch, and
 //! the notifier that wakes waiting fetches when the high watermark moves.
 //!
-//! On a single broker the high watermark follows the log end offset; the two are tracked apart
-//! so replication can later hold the high watermark back without reshaping the log.
+//! On a single broker the high watermark follows the log end offset. In replicated mode
+//! (`set_replicated`, `open_replicated`) appends leave it alone and the replica manager moves it
+//! with `set_high_watermark`; followers append the leader's batches unchanged
+//! (`append_as_follower`) and cut their log back where it diverged (`truncate_to`).
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Mutex;
 
 use bytes::{Bytes, BytesMut};
@@ -15,6 +18,7 @@ use tokio::sync::watch;
 
 use super::batch::{self, BatchError, BatchHeader};
 use super::config::LogConfig;
+use super::epoch_cache::LeaderEpochCache;
 use super::segment::{self, now_ms, Segment};
 use crate::txn::producer_state::{ProducerStateTable, SeqCheck};
 
@@ -30,6 +34,9 @@ pub enum LogError {
     InvalidTimestamp(i64),
     #[error("{message}")]
     Producer { code: i16, message: String },
+    /// A follower append whose first offset is not the log end offset.
+    #[error("replicated batch starts at offset {got}, but the log ends at {expected}")]
+    UnexpectedAppendOffset { expected: i64, got: i64 },
 }
 
 impl LogError {
@@ -40,6 +47,7 @@ impl LogError {
             LogError::Batch(b) => b.code(),
             LogError::InvalidTimestamp(_) => 32,
             LogError::Producer { code, .. } => *code,
+            LogError::UnexpectedAppendOffset { .. } => -1,
         }
     }
 }
@@ -81,14 +89,19 @@ struct Log {
     last_flush_ms: i64,
     producers: ProducerStateTable,
     aborted: Vec<AbortedTxn>,
+    epochs: LeaderEpochCache,
 }
 
 pub struct Partition {
     pub topic: String,
     pub index: i32,
-    pub leader_epoch: i32,
+    /// The current leader epoch: written into appended batches, checked against requests.
+    leader_epoch: AtomicI32,
+    /// Whether appends leave the high watermark to `set_high_watermark`.
+    replicated: AtomicBool,
     log: Mutex<Log>,
     high_watermark: watch::Sender<i64>,
+    log_end: watch::Sender<i64>,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> LogError + '_ {
@@ -241,13 +254,183 @@ impl Log {
                 self.dir.display()
             );
         }
+        self.trim_epochs_to_start();
+    }
+
+    /// The log start moved: epochs that ended before it are forgotten (Kafka's
+    /// truncateFromStart). A failed write is only logged: the entries are rebuilt on reopen.
+    fn trim_epochs_to_start(&mut self) {
+        if let Err(e) = self.epochs.truncate_from_start(self.log_start_offset) {
+            tracing::warn!(
+                "could not update the leader epoch checkpoint in {}: {e}",
+                self.dir.display()
+            );
+        }
+    }
+
+    /// Bookkeeping after batch `h` (carrying its final base offset) landed in the active
+    /// segment: producer state, the aborted-transaction list for ABORT markers, the epoch cache,
+    /// the flush policy. `abort` says whether a control batch is an ABORT marker.
+    fn after_append(
+        &mut self,
+        h: &BatchHeader,
+        abort: impl FnOnce() -> bool,
+        now: i64,
+    ) -> Result<(), LogError> {
+        let dir = self.dir.clone();
+        if let Some(first) = self.producers.record(h) {
+            if h.is_control() && abort() {
+                let entry = AbortedTxn {
+                    producer_id: h.producer_id,
+                    first_offset: first,
+                    last_offset: h.base_offset,
+                };
+                self.aborted.push(entry);
+                append_aborted(&dir, &entry).map_err(io_err(&dir))?;
+            }
+        }
+        self.epochs
+            .assign(h.partition_leader_epoch, h.base_offset)
+            .map_err(io_err(&dir))?;
+        self.unflushed_messages += h.records_count as i64;
+        if self.unflushed_messages >= self.config.flush_messages {
+            self.active().flush().map_err(io_err(&dir))?;
+            self.unflushed_messages = 0;
+            self.last_flush_ms = now;
+        }
+        Ok(())
+    }
+
+    /// Removes every batch at `offset` or later (a batch holding `offset` goes whole) and
+    /// everything derived from them. `offset` must be >= the log start offset.
+    fn truncate_to(&mut self, offset: i64) -> Result<(), LogError> {
+        let dir = self.dir.clone();
+        let doomed: Vec<i64> = self.segments.range(offset..).map(|(&b, _)| b).collect();
+        for base in doomed {
+            if let Some(seg) = self.segments.remove(&base) {
+                seg.delete_files();
+            }
+        }
+        match self.segments.last_entry() {
+            Some(mut e) => e.get_mut().truncate_to(offset).map_err(io_err(&dir))?,
+            None => {
+                let seg = Segment::create(&dir, offset).map_err(io_err(&dir))?;
+                self.segments.insert(offset, seg);
+            }
+        }
+        let end = self.next_offset();
+        self.epochs.truncate_from_end(end).map_err(io_err(&dir))?;
+        let before = self.aborted.len();
+        self.aborted.retain(|a| a.last_offset < end);
+        if self.aborted.len() != before {
+            write_all_aborted(&dir, &self.aborted).map_err(io_err(&dir))?;
+        }
+        for (off, path) in snapshots(&dir) {
+            if off > end {
+                let _ = fs::remove_file(path);
+            }
+        }
+        self.unflushed_messages = 0;
+        self.rebuild_producers()
+    }
+
+    /// Deletes every segment and starts an empty log at `offset`, which becomes the log start.
+    fn reset_at(&mut self, offset: i64) -> Result<(), LogError> {
+        let dir = self.dir.clone();
+        while let Some((_, seg)) = self.segments.pop_first() {
+            seg.delete_files();
+        }
+        let seg = Segment::create(&dir, offset).map_err(io_err(&dir))?;
+        self.segments.insert(offset, seg);
+        self.log_start_offset = offset;
+        write_log_start(&dir, offset).map_err(io_err(&dir))?;
+        self.epochs.clear().map_err(io_err(&dir))?;
+        self.aborted.clear();
+        write_all_aborted(&dir, &self.aborted).map_err(io_err(&dir))?;
+        for (_, path) in snapshots(&dir) {
+            let _ = fs::remove_file(path);
+        }
+        self.producers = ProducerStateTable::default();
+        self.unflushed_messages = 0;
+        Ok(())
+    }
+
+    /// The epoch cache from `leader-epoch-checkpoint`, or, when that is missing or unreadable,
+    /// rebuilt from the partition leader epoch of every batch header; then cut to the log's range.
+    fn load_epochs(&mut self, name: &str) -> Result<(), LogError> {
+        let dir = self.dir.clone();
+        let mut cache = match LeaderEpochCache::read(&dir) {
+            Ok(c) => c,
+            Err(e) => {
+                let empty_log = self.segments.values().all(|s| s.is_empty());
+                if !(e.kind() == io::ErrorKind::NotFound && empty_log) {
+                    tracing::warn!(
+                        "{name}: leader epoch checkpoint unusable ({e}); rebuilding it from the batch headers"
+                    );
+                }
+                let mut c = LeaderEpochCache::empty(&dir);
+                for seg in self.segments.values() {
+                    seg.for_each_header(0, |h| {
+                        c.assign_in_memory(h.partition_leader_epoch, h.base_offset);
+                    })
+                    .map_err(io_err(&dir))?;
+                }
+                c.flush().map_err(io_err(&dir))?;
+                c
+            }
+        };
+        cache
+            .truncate_from_end(self.next_offset())
+            .map_err(io_err(&dir))?;
+        cache
+            .truncate_from_start(self.log_start_offset)
+            .map_err(io_err(&dir))?;
+        self.epochs = cache;
+        Ok(())
     }
 }
 
 impl Partition {
     /// Opens (or creates) the partition directory and recovers it. `clean` says whether the last
     /// shutdown was clean; if not, the active segment is fully verified and a torn tail cut off.
+    /// The single-broker mode: leader at epoch 0, high watermark = log end offset.
     pub fn open(
+        dir: &Path,
+        topic: &str,
+        index: i32,
+        config: LogConfig,
+        clean: bool,
+    ) -> Result<Partition, LogError> {
+        let p = Self::open_inner(dir, topic, index, config, clean)?;
+        let mut log = p.lock();
+        let end = log.next_offset();
+        log.epochs.assign(0, end).map_err(io_err(dir))?;
+        drop(log);
+        Ok(p)
+    }
+
+    /// Opens the partition for replication: appends do not move the high watermark, which
+    /// starts at the checkpointed value (`read_hw_checkpoint`) clamped to [log start, log end],
+    /// or at the log start without one, so a tail that was not known to be replicated before a
+    /// restart is never exposed. The leader epoch starts at the latest cached one (or 0) until
+    /// `become_leader` / `set_follower_epoch`.
+    pub fn open_replicated(
+        dir: &Path,
+        topic: &str,
+        index: i32,
+        config: LogConfig,
+        clean: bool,
+        checkpoint_hw: Option<i64>,
+    ) -> Result<Partition, LogError> {
+        let p = Self::open_inner(dir, topic, index, config, clean)?;
+        p.replicated.store(true, Ordering::SeqCst);
+        let epoch = p.latest_epoch().unwrap_or(0);
+        p.leader_epoch.store(epoch, Ordering::SeqCst);
+        p.set_high_watermark(checkpoint_hw.unwrap_or(0));
+        Ok(p)
+    }
+
+    fn open_inner(
         dir: &Path,
         topic: &str,
         index: i32,
@@ -292,7 +475,6 @@ impl Partition {
         let log_start_offset = read_log_start(dir)
             .unwrap_or(0)
             .clamp(first_base, end.max(first_base));
-        write_epoch_checkpoint(dir).map_err(io_err(dir))?;
         let mut log = Log {
             dir: dir.to_path_buf(),
             segments,
@@ -302,15 +484,19 @@ impl Partition {
             last_flush_ms: now_ms(),
             producers: ProducerStateTable::default(),
             aborted: read_aborted(dir),
+            epochs: LeaderEpochCache::empty(dir),
         };
         log.rebuild_producers()?;
+        log.load_epochs(&format!("{topic}-{index}"))?;
         let hw = log.next_offset();
         Ok(Partition {
             topic: topic.to_string(),
             index,
-            leader_epoch: 0,
+            leader_epoch: AtomicI32::new(0),
+            replicated: AtomicBool::new(false),
             log: Mutex::new(log),
             high_watermark: watch::channel(hw).0,
+            log_end: watch::channel(hw).0,
         })
     }
 
@@ -403,15 +589,17 @@ impl Partition {
         }
         log.maybe_roll(records.len(), h.last_offset_delta)?;
         let base = log.next_offset();
+        let epoch = self.leader_epoch();
         if append_time.is_some() {
             // LogAppendTime rewrites fields under the CRC, so it needs the whole batch.
             let mut whole = records.to_vec();
-            batch::patch_for_append(&mut whole, base, self.leader_epoch, append_time);
+            batch::patch_for_append(&mut whole, base, epoch, append_time);
             head.copy_from_slice(&whole[..batch::HEADER_LEN]);
         } else {
-            batch::patch_for_append(&mut head, base, self.leader_epoch, None);
+            batch::patch_for_append(&mut head, base, epoch, None);
         }
         h.base_offset = base;
+        h.partition_leader_epoch = epoch;
         if let Some(t) = append_time {
             h.max_timestamp = t;
         }
@@ -419,27 +607,14 @@ impl Partition {
         log.active()
             .append(&head, rest, &h, cfg.index_interval_bytes)
             .map_err(io_err(&dir))?;
-        if let Some(first) = log.producers.record(&h) {
-            if marker && !is_commit_marker(records) {
-                let entry = AbortedTxn {
-                    producer_id: h.producer_id,
-                    first_offset: first,
-                    last_offset: h.base_offset,
-                };
-                log.aborted.push(entry);
-                append_aborted(&log.dir, &entry).map_err(io_err(&dir))?;
-            }
-        }
-        log.unflushed_messages += h.records_count as i64;
-        if log.unflushed_messages >= cfg.flush_messages {
-            log.active().flush().map_err(io_err(&dir))?;
-            log.unflushed_messages = 0;
-            log.last_flush_ms = now;
-        }
+        log.after_append(&h, || marker && !is_commit_marker(records), now)?;
         let end = log.next_offset();
         let start = log.log_start_offset;
         drop(log);
-        self.high_watermark.send_replace(end);
+        self.log_end.send_replace(end);
+        if !self.replicated.load(Ordering::SeqCst) {
+            self.high_watermark.send_replace(end);
+        }
         Ok(AppendInfo {
             base_offset: base,
             log_append_time: append_time.unwrap_or(-1),
@@ -449,6 +624,221 @@ impl Partition {
 
     pub fn high_watermark(&self) -> i64 {
         *self.high_watermark.borrow()
+    }
+
+    /// The current leader epoch.
+    pub fn leader_epoch(&self) -> i32 {
+        self.leader_epoch.load(Ordering::SeqCst)
+    }
+
+    /// This replica leads from `epoch` on: later appends carry it, and the epoch cache records
+    /// that it starts at the current log end offset (Kafka's makeLeader).
+    pub fn become_leader(&self, epoch: i32) {
+        self.leader_epoch.store(epoch, Ordering::SeqCst);
+        let mut log = self.lock();
+        let end = log.next_offset();
+        if let Err(e) = log.epochs.assign(epoch, end) {
+            tracing::error!(
+                "{}-{}: could not record leader epoch {epoch} at {end}: {e}",
+                self.topic,
+                self.index
+            );
+        }
+    }
+
+    /// This replica follows a leader at `epoch`. The epoch cache is not touched: a follower
+    /// learns epochs from the batches it appends.
+    pub fn set_follower_epoch(&self, epoch: i32) {
+        self.leader_epoch.store(epoch, Ordering::SeqCst);
+    }
+
+    /// In replicated mode appends no longer publish the log end offset as high watermark; only
+    /// `set_high_watermark` moves it. Turning it off publishes the log end offset again.
+    pub fn set_replicated(&self, on: bool) {
+        self.replicated.store(on, Ordering::SeqCst);
+        if !on {
+            let end = self.log_end_offset();
+            self.high_watermark.send_if_modified(|hw| {
+                let changed = *hw != end;
+                *hw = end;
+                changed
+            });
+        }
+    }
+
+    pub fn is_replicated(&self) -> bool {
+        self.replicated.load(Ordering::SeqCst)
+    }
+
+    /// Sets the high watermark, clamped to [log start, log end]; waiting fetches are woken only
+    /// if it changed. Returns the value now in force.
+    pub fn set_high_watermark(&self, hw: i64) -> i64 {
+        let log = self.lock();
+        let hw = hw.clamp(log.log_start_offset, log.next_offset());
+        // Published under the log lock, so a concurrent truncation cannot be overtaken.
+        self.high_watermark.send_if_modified(|cur| {
+            let changed = *cur != hw;
+            *cur = hw;
+            changed
+        });
+        hw
+    }
+
+    /// The latest leader epoch in the epoch cache.
+    pub fn latest_epoch(&self) -> Option<i32> {
+        self.lock().epochs.latest_epoch()
+    }
+
+    /// The epoch cache's entries: (epoch, start offset), oldest first.
+    pub fn epoch_entries(&self) -> Vec<(i32, i64)> {
+        self.lock().epochs.entries().to_vec()
+    }
+
+    /// Kafka's OffsetForLeaderEpoch answer for `epoch`: the largest known epoch <= it and where
+    /// that epoch ended; (-1, -1) when the epoch is undefined or newer than any known.
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
+        let log = self.lock();
+        log.epochs
+            .end_offset_for(epoch, log.next_offset())
+            .unwrap_or((
+                super::epoch_cache::UNDEFINED_EPOCH,
+                super::epoch_cache::UNDEFINED_EPOCH_OFFSET,
+            ))
+    }
+
+    /// Appends batches fetched from the leader, bytes unchanged. `records` is a run of whole v2
+    /// batches as the leader stored them; a partial batch at the end (a fetch response may stop
+    /// mid-batch) is ignored. Every whole batch is checked (framing, magic, CRC) and must start
+    /// exactly at the log end offset before anything is written. Producer state, aborted
+    /// transactions and the epoch cache learn from the batches; the high watermark does not move.
+    /// Returns the last offset appended, None if there was no whole batch.
+    pub fn append_as_follower(&self, records: &[u8]) -> Result<Option<i64>, LogError> {
+        let mut log = self.lock();
+        let mut expected = log.next_offset();
+        let mut batches = Vec::new();
+        let mut pos = 0usize;
+        while let Some(h) = BatchHeader::parse(&records[pos..]) {
+            if h.batch_length < (batch::HEADER_LEN - batch::LOG_OVERHEAD) as i32 {
+                return Err(LogError::Batch(BatchError::Corrupt(format!(
+                    "replicated batch at offset {} has length {}",
+                    h.base_offset, h.batch_length
+                ))));
+            }
+            let total = h.total_len();
+            if records.len() - pos < total {
+                break;
+            }
+            let whole = &records[pos..pos + total];
+            if h.magic != 2 {
+                return Err(LogError::Batch(BatchError::UnsupportedMagic(h.magic)));
+            }
+            if batch::compute_crc(whole) != h.crc {
+                return Err(LogError::Batch(BatchError::Corrupt(format!(
+                    "CRC32C mismatch in the replicated batch at offset {}",
+                    h.base_offset
+                ))));
+            }
+            if h.last_offset_delta < 0 || h.records_count < 0 {
+                return Err(LogError::Batch(BatchError::Corrupt(format!(
+                    "replicated batch at offset {} has last offset delta {}",
+                    h.base_offset, h.last_offset_delta
+                ))));
+            }
+            if h.base_offset != expected {
+                return Err(LogError::UnexpectedAppendOffset {
+                    expected,
+                    got: h.base_offset,
+                });
+            }
+            expected = h.last_offset() + 1;
+            batches.push((pos, h));
+            pos += total;
+        }
+        let dir = log.dir.clone();
+        let mut last = None;
+        for (pos, h) in batches {
+            let whole = &records[pos..pos + h.total_len()];
+            log.maybe_roll(whole.len(), h.last_offset_delta)?;
+            let interval = log.config.index_interval_bytes;
+            log.active()
+                .append(
+                    &whole[..batch::HEADER_LEN],
+                    &whole[batch::HEADER_LEN..],
+                    &h,
+                    interval,
+                )
+                .map_err(io_err(&dir))?;
+            last = Some(h.last_offset());
+            let appended = log.after_append(&h, || control_type(whole) == Some(0), now_ms());
+            // Whatever was written is part of the log, even if bookkeeping failed.
+            if let Err(e) = appended {
+                let end = log.next_offset();
+                drop(log);
+                self.log_end.send_replace(end);
+                return Err(e);
+            }
+        }
+        let end = log.next_offset();
+        drop(log);
+        if last.is_some() {
+            self.log_end.send_replace(end);
+        }
+        Ok(last)
+    }
+
+    /// Removes every batch at `offset` or later (a batch that holds `offset` goes whole): later
+    /// segments are deleted, the one holding it cut at that batch, indexes trimmed; the epoch
+    /// cache, producer state (snapshots past the new end removed) and aborted-transaction list
+    /// follow. The high watermark drops to the new end if it was beyond. A no-op at or past the
+    /// log end; below the log start the log is emptied and restarted at `offset`.
+    pub fn truncate_to(&self, offset: i64) -> Result<(), LogError> {
+        let mut log = self.lock();
+        if offset >= log.next_offset() {
+            return Ok(());
+        }
+        if offset < log.log_start_offset {
+            log.reset_at(offset.max(0))?;
+        } else {
+            log.truncate_to(offset)?;
+        }
+        let end = log.next_offset();
+        let start = log.log_start_offset;
+        self.log_end.send_replace(end);
+        self.high_watermark.send_if_modified(|hw| {
+            let new = (*hw).min(end).max(start);
+            let changed = new != *hw;
+            *hw = new;
+            changed
+        });
+        Ok(())
+    }
+
+    /// Deletes every segment and starts an empty log at `offset` (log start = log end = high
+    /// watermark = `offset`), with an empty epoch cache and producer state: a follower whose
+    /// fetch offset fell below the leader's log start. Errors are logged; see
+    /// `try_truncate_fully_and_start_at`.
+    pub fn truncate_fully_and_start_at(&self, offset: i64) {
+        if let Err(e) = self.try_truncate_fully_and_start_at(offset) {
+            tracing::error!(
+                "{}-{}: could not restart the log at {offset}: {e}",
+                self.topic,
+                self.index
+            );
+        }
+    }
+
+    /// `truncate_fully_and_start_at`, reporting failure.
+    pub fn try_truncate_fully_and_start_at(&self, offset: i64) -> Result<(), LogError> {
+        let mut log = self.lock();
+        let result = log.reset_at(offset.max(0));
+        let end = log.next_offset();
+        self.log_end.send_replace(end);
+        self.high_watermark.send_if_modified(|hw| {
+            let changed = *hw != end;
+            *hw = end;
+            changed
+        });
+        result
     }
 
     pub fn log_start_offset(&self) -> i64 {
@@ -468,6 +858,12 @@ impl Partition {
         self.high_watermark.subscribe()
     }
 
+    /// A receiver that changes whenever the log end offset moves (appends, truncation): what a
+    /// leader's long-polling follower fetch waits on.
+    pub fn subscribe_log_end(&self) -> watch::Receiver<i64> {
+        self.log_end.subscribe()
+    }
+
     /// Reads whole batches from `offset`, at most `max_bytes` (but see `min_one`), never past the
     /// high watermark. The file read happens outside the log lock.
     pub fn read(&self, offset: i64, max_bytes: usize, min_one: bool) -> Result<ReadInfo, LogError> {
@@ -483,17 +879,47 @@ impl Partition {
         min_one: bool,
         committed: bool,
     ) -> Result<ReadInfo, LogError> {
+        self.read_inner(offset, max_bytes, min_one, committed, false)
+    }
+
+    /// What a follower's fetch gets: whole batches from `offset` up to the log end offset (not
+    /// the high watermark), the first batch whole even past `max_bytes`. Out of range outside
+    /// [log start, log end].
+    pub fn read_replica(&self, offset: i64, max_bytes: usize) -> Result<ReadInfo, LogError> {
+        self.read_inner(offset, max_bytes, true, false, true)
+    }
+
+    /// `read_replica` with the KIP-74 first-batch rule left to the caller (a multi-partition
+    /// fetch applies it to its first partition only).
+    pub fn read_replica_min_one(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one: bool,
+    ) -> Result<ReadInfo, LogError> {
+        self.read_inner(offset, max_bytes, min_one, false, true)
+    }
+
+    fn read_inner(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one: bool,
+        committed: bool,
+        replica: bool,
+    ) -> Result<ReadInfo, LogError> {
         let (file, floor, end, hw, lso, start) = {
             let log = self.lock();
             let hw = self.high_watermark();
             let lso = log.last_stable_offset(hw);
             let start = log.log_start_offset;
-            let upper = if committed { lso } else { hw };
-            if offset < start || offset > hw {
+            let bound = if replica { log.next_offset() } else { hw };
+            let upper = if committed { lso } else { bound };
+            if offset < start || offset > bound {
                 return Err(LogError::OffsetOutOfRange {
                     offset,
                     start,
-                    end: hw,
+                    end: bound,
                 });
             }
             if offset >= upper {
@@ -529,7 +955,12 @@ impl Partition {
                 start,
             )
         };
-        let upper = if committed { lso } else { i64::MAX };
+        // Never past the high watermark (last stable offset) for consumers; replicas read all.
+        let upper = match (committed, replica) {
+            (true, _) => lso,
+            (false, true) => i64::MAX,
+            (false, false) => hw,
+        };
         let records = segment::read_batches(&file, floor, end, offset, max_bytes, min_one, upper)
             .map_err(|source| LogError::Io {
             path: format!("{}-{}", self.topic, self.index),
@@ -651,6 +1082,8 @@ impl Partition {
     /// segment is rolled first when it alone has expired, so retention can empty the log while
     /// keeping the next offset.
     pub fn apply_retention(&self, now: i64) -> Result<usize, LogError> {
+        // As in Kafka, only data below the high watermark may go (on one broker that is all).
+        let hw = self.high_watermark();
         let mut log = self.lock();
         let cfg = log.config.clone();
         if !cfg.delete_enabled {
@@ -664,7 +1097,7 @@ impl Partition {
                 let Some((_, first)) = log.segments.first_key_value() else {
                     break;
                 };
-                if first.is_empty() || first.max_timestamp >= cutoff {
+                if first.is_empty() || first.max_timestamp >= cutoff || first.next_offset > hw {
                     break;
                 }
                 if n == 1 {
@@ -678,8 +1111,12 @@ impl Partition {
             // Kafka's rule: delete whole old segments while what remains still exceeds the limit.
             let mut excess = log.total_size() as i64 - cfg.retention_bytes;
             while log.segments.len() > 1 {
-                let first = log.segments.values().next().map(|s| s.size()).unwrap_or(0) as i64;
-                if excess - first < 0 {
+                let (first, first_end) = log
+                    .segments
+                    .values()
+                    .next()
+                    .map_or((0, i64::MAX), |s| (s.size() as i64, s.next_offset));
+                if excess - first < 0 || first_end > hw {
                     break;
                 }
                 excess -= first;
@@ -709,6 +1146,7 @@ impl Partition {
         log.log_start_offset = target;
         let dir = log.dir.clone();
         write_log_start(&dir, target).map_err(io_err(&dir))?;
+        log.trim_epochs_to_start();
         while log.segments.len() > 1 {
             let second = log.segments.keys().nth(1).copied().unwrap_or(i64::MAX);
             if second > target {
@@ -900,12 +1338,38 @@ fn write_log_start(dir: &Path, offset: i64) -> io::Result<()> {
     fs::rename(tmp, dir.join(LOG_START_FILE))
 }
 
-fn write_epoch_checkpoint(dir: &Path) -> io::Result<()> {
-    let path = dir.join("leader-epoch-checkpoint");
-    if !path.exists() {
-        fs::write(path, "0\n1\n0 0\n")?;
+/// Rewrites the aborted-transaction list (after a truncation removed entries), atomically.
+fn write_all_aborted(dir: &Path, all: &[AbortedTxn]) -> io::Result<()> {
+    use std::io::Write;
+    let mut b = Vec::with_capacity(all.len() * 24);
+    for a in all {
+        b.extend_from_slice(&a.producer_id.to_be_bytes());
+        b.extend_from_slice(&a.first_offset.to_be_bytes());
+        b.extend_from_slice(&a.last_offset.to_be_bytes());
     }
-    Ok(())
+    let tmp = dir.join(format!("{ABORTED_FILE}.tmp"));
+    {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(&b)?;
+        f.sync_all()?;
+    }
+    fs::rename(tmp, dir.join(ABORTED_FILE))?;
+    fs::File::open(dir)?.sync_all()
+}
+
+/// The type of the first control record in a stored control batch (0 ABORT, 1 COMMIT), read by
+/// walking the record: markers from other brokers need not use one-byte varints.
+fn control_type(b: &[u8]) -> Option<i16> {
+    let mut found = None;
+    let _ = super::records::for_each_record(b, super::records::MAX_DECOMPRESSED, |r| {
+        if found.is_none() {
+            found = r
+                .key
+                .filter(|k| k.len() >= 4)
+                .map(|k| i16::from_be_bytes([k[2], k[3]]));
+        }
+    });
+    found
 }
 
 #[cfg(test)]

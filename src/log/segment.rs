@@ -292,6 +292,59 @@ impl Segment {
         Ok(())
     }
 
+    /// Removes every batch whose last offset is `offset` or more (a batch holding `offset` goes
+    /// whole), trims both indexes and makes the cut durable. Only the headers between the last
+    /// kept index entry and the cut are read.
+    pub fn truncate_to(&mut self, offset: i64) -> io::Result<()> {
+        if offset >= self.next_offset {
+            return Ok(());
+        }
+        let mut cut = None;
+        let mut pos = self.floor_position(offset);
+        let mut head = [0u8; HEADER_LEN];
+        while pos + HEADER_LEN as u64 <= self.size {
+            self.log.read_exact_at(&mut head, pos)?;
+            let Some(h) = BatchHeader::parse(&head) else {
+                break;
+            };
+            if h.batch_length <= 0 {
+                break;
+            }
+            if h.last_offset() >= offset {
+                cut = Some((pos, h.base_offset));
+                break;
+            }
+            pos += h.total_len() as u64;
+        }
+        let Some((cut, cut_base)) = cut else {
+            return Ok(());
+        };
+        self.log.set_len(cut)?;
+        self.size = cut;
+        self.index.retain(|e| (e.1 as u64) < cut);
+        let cut_rel = cut_base - self.base_offset;
+        self.time_index.retain(|e| (e.1 as i64) < cut_rel);
+        let from = self.index.last().map_or(0, |e| e.1 as u64);
+        let mut last_offset = None;
+        let mut max_ts = self.time_index.last().map_or(-1, |e| e.0);
+        self.for_each_header(from, |h| {
+            last_offset = Some(h.last_offset());
+            max_ts = max_ts.max(h.max_timestamp);
+        })?;
+        self.next_offset = last_offset.map_or(self.base_offset, |l| l + 1);
+        self.max_timestamp = max_ts;
+        self.bytes_since_index = if self.index.is_empty() { 0 } else { cut - from };
+        if last_offset.is_none() {
+            self.first_append_ms = None;
+        }
+        self.rewrite_indexes()?;
+        self.log.sync_data()?;
+        self.index_file.sync_data()?;
+        self.time_file.sync_data()?;
+        self.unflushed = false;
+        Ok(())
+    }
+
     pub fn file(&self) -> Arc<File> {
         self.log.clone()
     }
@@ -559,6 +612,33 @@ mod tests {
         drop(seg);
         let (seg, truncated) = Segment::open(dir.path(), 0, false, 100).unwrap();
         assert_eq!((seg.next_offset, seg.size(), truncated), (100, size, 0));
+    }
+
+    #[test]
+    fn truncation_trims_file_and_indexes_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut seg = Segment::create(dir.path(), 0).unwrap();
+        let mut next = 0;
+        append_n(&mut seg, 30, &mut next);
+        let one = BatchHeader::parse(&batch(2, 0)).unwrap().total_len() as u64;
+        // Offset 25 lies in the batch 24..26, which goes whole.
+        seg.truncate_to(25).unwrap();
+        assert_eq!((seg.next_offset, seg.size()), (24, 12 * one));
+        assert!(seg.index.iter().all(|e| (e.1 as u64) < seg.size()));
+        assert!(seg.time_index.iter().all(|e| (e.1 as i64) < 24));
+        assert_eq!(seg.max_timestamp, 1000 + 22 + 1);
+        assert!(seg.floor_position(23) <= 11 * one);
+        next = 24;
+        append_n(&mut seg, 3, &mut next);
+        drop(seg);
+        let (seg, truncated) = Segment::open(dir.path(), 0, false, 100).unwrap();
+        assert_eq!(truncated, 0);
+        assert_eq!(seg.next_offset, 30);
+        // Cutting at the base empties it.
+        let mut seg = seg;
+        seg.truncate_to(0).unwrap();
+        assert_eq!((seg.next_offset, seg.size(), seg.max_timestamp), (0, 0, -1));
+        assert!(seg.index.is_empty() && seg.time_index.is_empty());
     }
 
     #[test]
