@@ -107,8 +107,25 @@ pub async fn dispatch(state: &BrokerState, frame: Frame) -> Result<Option<Bytes>
         }
         ApiKey::DeleteTopics => {
             let req: DeleteTopicsRequest = decode_body(&frame)?;
-            let resp = ctl
-                .run(|c, _| c.delete_topics(&req, now))
+            use crate::controller::TopicRef;
+            // v6 names topics by id or name; older versions by name only.
+            let refs: Vec<TopicRef> = if frame.version >= 6 {
+                req.topics
+                    .iter()
+                    .map(|t| match &t.name {
+                        Some(n) if t.topic_id.is_nil() => TopicRef::Name(n.0.to_string()),
+                        _ => TopicRef::Id(t.topic_id),
+                    })
+                    .collect()
+            } else {
+                req.topic_names
+                    .iter()
+                    .map(|n| TopicRef::Name(n.0.to_string()))
+                    .collect()
+            };
+            let mut resp = DeleteTopicsResponse::default();
+            resp.responses = ctl
+                .run(|c, _| c.delete_topics(&refs, now))
                 .unwrap_or_default();
             reply(&frame, &resp)
         }

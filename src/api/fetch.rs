@@ -297,7 +297,7 @@ pub async fn handle(state: &BrokerState, req: FetchRequest, version: i16) -> Fet
             let p = t.partition(sp.partition)?;
             // Followers wait for new records; consumers for the high watermark.
             Some(if replica >= 0 {
-                p.subscribe_end()
+                p.subscribe_log_end()
             } else {
                 p.subscribe()
             })

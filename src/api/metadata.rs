@@ -94,7 +94,7 @@ fn image_partitions(
             mp.partition_index = *idx;
             mp.leader_id = BrokerId(p.leader);
             mp.error_code = if p.leader < 0 { 5 } else { code::NONE };
-            mp.leader_epoch = p.leader_epoch();
+            mp.leader_epoch = p.leader_epoch;
             mp.replica_nodes = ids(&p.replicas);
             mp.isr_nodes = ids(&p.isr);
             mp.offline_replicas = p

@@ -13,9 +13,11 @@ mod alter_partition;
 mod brokers;
 mod configs;
 mod election;
+pub mod file_log;
 mod log;
 mod placement;
 mod producer_ids;
+pub mod service;
 mod topics;
 
 #[cfg(test)]

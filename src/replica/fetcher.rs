@@ -169,7 +169,7 @@ async fn fetch_once(
                             "{topic}-{idx}: fetch offset {offset} below the leader's log start {}; restarting the log there",
                             pd.log_start_offset
                         );
-                        if let Err(e) = p.truncate_fully_and_start_at(pd.log_start_offset) {
+                        if let Err(e) = p.try_truncate_fully_and_start_at(pd.log_start_offset) {
                             tracing::error!("{topic}-{idx}: {e}");
                         }
                         progressed = true;
