@@ -26,6 +26,8 @@ mod tests;
 use std::collections::BTreeMap;
 
 use crate::metadata::{MetadataImage, MetadataRecord};
+#[cfg(test)]
+use crate::metadata::{BROKER_RESOURCE, TOPIC_RESOURCE};
 
 pub use log::{MemoryLog, MetadataLog};
 pub use topics::TopicRef;

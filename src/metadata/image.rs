@@ -629,7 +629,12 @@ mod tests {
                 let off = if rng.gen_ratio(1, 20) { -5 } else { i as i64 };
                 img.apply(off, r);
                 twin.apply(off, r);
-                let _ = img.topic_ids.keys().map(|n| img.topic_by_name(n)).count();
+                for (id, t) in &img.topics {
+                    for idx in t.partitions.keys() {
+                        let _ = img.leader_of(*id, *idx);
+                    }
+                }
+                assert!(img.topic_ids.keys().all(|n| img.topic_by_name(n).is_some()));
             }
             assert_eq!(
                 img, twin,
