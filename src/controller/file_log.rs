@@ -57,7 +57,8 @@ pub fn encode_batch(records: &[MetadataRecord]) -> BytesMut {
             producer_epoch: -1,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: -1,
+            // The encoder keeps records in one batch while offset minus sequence is constant.
+            sequence: i as i32 - 1,
             timestamp: now,
             key: None,
             value: Some(Bytes::from(metadata::encode(r))),
