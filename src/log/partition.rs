@@ -393,7 +393,8 @@ impl Log {
 impl Partition {
     /// Opens (or creates) the partition directory and recovers it. `clean` says whether the last
     /// shutdown was clean; if not, the active segment is fully verified and a torn tail cut off.
-    /// The single-broker mode: leader at epoch 0, high watermark = log end offset.
+    /// The single-broker mode: leader at epoch 0 (or the latest epoch the log already has),
+    /// high watermark = log end offset.
     pub fn open(
         dir: &Path,
         topic: &str,
@@ -403,8 +404,14 @@ impl Partition {
     ) -> Result<Partition, LogError> {
         let p = Self::open_inner(dir, topic, index, config, clean)?;
         let mut log = p.lock();
-        let end = log.next_offset();
-        log.epochs.assign(0, end).map_err(io_err(dir))?;
+        match log.epochs.latest_epoch() {
+            // A log that was replicated keeps its epochs; epochs never go backwards.
+            Some(e) => p.leader_epoch.store(e, Ordering::SeqCst),
+            None => {
+                let end = log.next_offset();
+                log.epochs.assign(0, end).map_err(io_err(dir))?;
+            }
+        }
         drop(log);
         Ok(p)
     }
