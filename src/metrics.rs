@@ -90,7 +90,10 @@ fn build() -> prometheus::Result<Metrics> {
         "under_replicated_partitions",
         "Partitions led here whose ISR is smaller than their replicas (Kafka's UnderReplicatedPartitions)",
     )?;
-    let leader_count = IntGauge::new("leader_count", "Partitions led by this broker (Kafka's LeaderCount)")?;
+    let leader_count = IntGauge::new(
+        "leader_count",
+        "Partitions led by this broker (Kafka's LeaderCount)",
+    )?;
     let offline_partitions = IntGauge::new(
         "offline_partitions_count",
         "Partitions without a leader (Kafka's OfflinePartitionsCount)",
@@ -99,7 +102,12 @@ fn build() -> prometheus::Result<Metrics> {
         "active_controller_count",
         "1 on the node running the active controller (Kafka's ActiveControllerCount)",
     )?;
-    for g in [&under_replicated, &leader_count, &offline_partitions, &active_controller] {
+    for g in [
+        &under_replicated,
+        &leader_count,
+        &offline_partitions,
+        &active_controller,
+    ] {
         registry.register(Box::new(g.clone()))?;
     }
     registry.register(Box::new(isr_shrinks.clone()))?;

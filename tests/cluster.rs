@@ -24,8 +24,9 @@ fn admin(bootstrap: &str) -> AdminClient<DefaultClientContext> {
 }
 
 fn create(bootstrap: &str, topic: NewTopic<'_>) {
-    let res = futures::executor::block_on(admin(bootstrap).create_topics([&topic], &AdminOptions::new()))
-        .expect("create_topics");
+    let res =
+        futures::executor::block_on(admin(bootstrap).create_topics([&topic], &AdminOptions::new()))
+            .expect("create_topics");
     for r in res {
         r.expect("topic created");
     }
@@ -45,7 +46,11 @@ fn send(bootstrap: &str, topic: &str, acks: &str, values: &[String]) -> Vec<Resu
     let pending: Vec<_> = values
         .iter()
         .map(|v| {
-            producer.send_result(FutureRecord::<(), str>::to(topic).partition(0).payload(v.as_str()))
+            producer.send_result(
+                FutureRecord::<(), str>::to(topic)
+                    .partition(0)
+                    .payload(v.as_str()),
+            )
         })
         .collect();
     pending
@@ -190,7 +195,10 @@ fn acknowledged_writes_survive_the_leader_crashing() {
     let got_values: Vec<String> = got.iter().map(|(_, v)| v.clone()).collect();
     let mut expected = first.clone();
     expected.extend(second.clone());
-    assert_eq!(got_values, expected, "no acknowledged write lost, none duplicated");
+    assert_eq!(
+        got_values, expected,
+        "no acknowledged write lost, none duplicated"
+    );
     let offsets: HashSet<i64> = got.iter().map(|(o, _)| *o).collect();
     assert_eq!(offsets.len(), got.len(), "one value per offset");
 
@@ -218,14 +226,23 @@ fn min_insync_replicas_refuses_acks_all_when_the_isr_is_too_small() {
     produce(&boot, "minisr", "all", &values("ok", 10));
     c.kill(1);
     c.kill(2);
-    wait_until(Duration::from_secs(15), "the ISR to shrink to the leader", || {
-        c.partition_state("minisr", 0)
-            .is_some_and(|(l, _, isr)| l == 1 && isr == vec![1])
-    });
+    wait_until(
+        Duration::from_secs(15),
+        "the ISR to shrink to the leader",
+        || {
+            c.partition_state("minisr", 0)
+                .is_some_and(|(l, _, isr)| l == 1 && isr == vec![1])
+        },
+    );
     let boot = c.bootstrap();
     let refused = send(&boot, "minisr", "all", &["refused".to_string()]);
     match &refused[0] {
-        Err(e) => assert!(e.contains("NotEnoughReplicas") || e.contains("Not enough in-sync replicas") || e.contains("timed out"), "{e}"),
+        Err(e) => assert!(
+            e.contains("NotEnoughReplicas")
+                || e.contains("Not enough in-sync replicas")
+                || e.contains("timed out"),
+            "{e}"
+        ),
         Ok(o) => panic!("acks=all succeeded at offset {o} with ISR 1 < min.insync.replicas 2"),
     }
     let got = read_all(&boot, "minisr", 10);
@@ -252,8 +269,14 @@ fn a_divergent_follower_is_truncated_to_the_new_leader() {
     });
     // Node 3 stops fetching; node 2 takes writes only it has (acks=1), then crashes.
     c.handle(n3).state().faults.pause_replica_fetch(true);
+    // A fetch already waiting on the leader (up to replica.fetch.wait.max.ms) completes first.
+    std::thread::sleep(Duration::from_millis(1200));
     produce(&boot, "div", "1", &values("lost", 10));
-    assert_eq!(stored(&c, n2, "div").0, 30, "the leader has the unreplicated tail");
+    assert_eq!(
+        stored(&c, n2, "div").0,
+        30,
+        "the leader has the unreplicated tail"
+    );
     c.kill(n2);
     c.handle(n3).state().faults.pause_replica_fetch(false);
     wait_until(Duration::from_secs(15), "node 3 to lead", || {
@@ -262,11 +285,15 @@ fn a_divergent_follower_is_truncated_to_the_new_leader() {
     let boot = c.bootstrap();
     produce(&boot, "div", "all", &values("new", 15));
     c.start_node(n2);
-    wait_until(Duration::from_secs(20), "node 2 to truncate and catch up", || {
-        let a = stored(&c, n2, "div");
-        let b = stored(&c, n3, "div");
-        a == b && a.0 == 35
-    });
+    wait_until(
+        Duration::from_secs(20),
+        "node 2 to truncate and catch up",
+        || {
+            let a = stored(&c, n2, "div");
+            let b = stored(&c, n3, "div");
+            a == b && a.0 == 35
+        },
+    );
     let got = read_all(&c.bootstrap(), "div", 35);
     assert!(got.iter().all(|(_, v)| !v.starts_with("lost")));
     assert_eq!(got.len(), 35);

@@ -191,7 +191,10 @@ async fn metadata_fetch(ctl: &Arc<ControllerService>, req: FetchRequest) -> Fetc
         if *rx.borrow_and_update() > part.fetch_offset {
             break;
         }
-        if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+        if tokio::time::timeout_at(deadline, rx.changed())
+            .await
+            .is_err()
+        {
             break;
         }
     }
@@ -199,7 +202,10 @@ async fn metadata_fetch(ctl: &Arc<ControllerService>, req: FetchRequest) -> Fetc
     d.partition_index = 0;
     d.preferred_read_replica = BrokerId(-1);
     d.last_stable_offset = -1;
-    match ctl.read(part.fetch_offset, part.partition_max_bytes.clamp(1024, 8 << 20) as usize) {
+    match ctl.read(
+        part.fetch_offset,
+        part.partition_max_bytes.clamp(1024, 8 << 20) as usize,
+    ) {
         Ok((records, end)) => {
             d.high_watermark = end;
             d.last_stable_offset = end;
@@ -222,14 +228,13 @@ async fn metadata_fetch(ctl: &Arc<ControllerService>, req: FetchRequest) -> Fetc
 
 /// Sends an admin request a broker received to the active controller and returns its answer
 /// (Kafka forwards these to the controller the same way, so clients may send them anywhere).
-pub async fn forward<R>(
-    rm: &crate::replica::ReplicaManager,
-    req: R,
-) -> Result<R::Response, String>
+pub async fn forward<R>(rm: &crate::replica::ReplicaManager, req: R) -> Result<R::Response, String>
 where
     R: kafka_protocol::protocol::Request + Send + 'static,
 {
-    rm.controller.call(Duration::from_secs(20), move |_| req).await
+    rm.controller
+        .call(Duration::from_secs(20), move |_| req)
+        .await
 }
 
 /// Waits (bounded) until this broker's metadata shows `done` true, so a client that created a
@@ -244,7 +249,10 @@ pub async fn await_metadata(
         if done(&rm.image()) {
             return;
         }
-        if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+        if tokio::time::timeout_at(deadline, rx.changed())
+            .await
+            .is_err()
+        {
             return;
         }
     }

@@ -210,7 +210,11 @@ pub async fn handle(state: &BrokerState, req: FetchRequest, version: i16) -> Fet
     } else {
         req.replica_id.0
     };
-    let replica = if state.replicas.is_some() { replica } else { -1 };
+    let replica = if state.replicas.is_some() {
+        replica
+    } else {
+        -1
+    };
     let mut parts = Vec::new();
     for t in &req.topics {
         let name = if use_ids {

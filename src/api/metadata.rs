@@ -184,7 +184,10 @@ async fn auto_create_in_cluster(
         return error_entry(Some(name.to_string()), Uuid::nil(), code);
     }
     super::controller::await_metadata(rm, |img| img.topic_ids.contains_key(name)).await;
-    let local = state.cluster.topic(name).filter(|t| in_cluster_metadata(state, t));
+    let local = state
+        .cluster
+        .topic(name)
+        .filter(|t| in_cluster_metadata(state, t));
     match local {
         Some(t) => topic_entry(state, &t, ops),
         // Created, but not yet here: the client retries, as it does with Kafka.

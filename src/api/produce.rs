@@ -90,11 +90,15 @@ fn min_insync_replicas(state: &BrokerState, p: &Partition) -> i32 {
         .topic(&p.topic)
         .map(|t| t.meta.configs.clone())
         .unwrap_or_default();
-    crate::config::resolved_topic_value(state.cluster.broker_props(), "min.insync.replicas", &overrides)
-        .ok()
-        .and_then(|r| r.value)
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(1)
+    crate::config::resolved_topic_value(
+        state.cluster.broker_props(),
+        "min.insync.replicas",
+        &overrides,
+    )
+    .ok()
+    .and_then(|r| r.value)
+    .and_then(|v| v.trim().parse().ok())
+    .unwrap_or(1)
 }
 
 /// acks=all: waits until the high watermark passes `last` (every ISR member has the batch),

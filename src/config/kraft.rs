@@ -57,7 +57,10 @@ impl KraftSettings {
 
     /// Whether this node runs the active controller.
     pub fn is_active_controller(&self) -> bool {
-        self.controller && self.active_controller().is_some_and(|v| v.id == self.node_id)
+        self.controller
+            && self
+                .active_controller()
+                .is_some_and(|v| v.id == self.node_id)
     }
 }
 
@@ -199,8 +202,8 @@ pub fn parse(
                 .map(|l| l.name.clone())
         })
         .unwrap_or_else(|| "PLAINTEXT".into());
-    let rack_aware_selector = get("replica.selector.class")
-        .is_some_and(|c| c.ends_with("RackAwareReplicaSelector"));
+    let rack_aware_selector =
+        get("replica.selector.class").is_some_and(|c| c.ends_with("RackAwareReplicaSelector"));
     Ok(Some(KraftSettings {
         node_id,
         broker,
@@ -213,8 +216,8 @@ pub fn parse(
         session_timeout_ms: num("broker.session.timeout.ms", 9000)?.max(100),
         heartbeat_interval_ms: num("broker.heartbeat.interval.ms", 2000)?.max(10) as u64,
         replica_lag_time_max_ms: num("replica.lag.time.max.ms", 30_000)?.max(100),
-        replica_fetch_max_bytes: num("replica.fetch.max.bytes", 1_048_576)?.clamp(1, i32::MAX as i64)
-            as i32,
+        replica_fetch_max_bytes: num("replica.fetch.max.bytes", 1_048_576)?
+            .clamp(1, i32::MAX as i64) as i32,
         replica_fetch_wait_max_ms: num("replica.fetch.wait.max.ms", 500)?.clamp(0, 30_000) as i32,
         replica_fetch_response_max_bytes: num("replica.fetch.response.max.bytes", 10_485_760)?
             .clamp(1, i32::MAX as i64) as i32,
@@ -268,7 +271,10 @@ mod tests {
             ),
             ("controller.listener.names", "CONTROLLER"),
             ("broker.rack", "r2"),
-            ("replica.selector.class", "org.apache.kafka.common.replica.RackAwareReplicaSelector"),
+            (
+                "replica.selector.class",
+                "org.apache.kafka.common.replica.RackAwareReplicaSelector",
+            ),
         ]);
         let l = listeners("PLAINTEXT://127.0.0.2:9092,CONTROLLER://127.0.0.2:9093");
         let k = parse(&p, 2, &l).unwrap().unwrap();

@@ -32,7 +32,8 @@ impl FileMetadataLog {
             ..LogConfig::default()
         };
         // Recovery always verifies the tail: a torn last batch is an uncommitted change.
-        let part = Partition::open(&dir, METADATA_TOPIC, 0, cfg, false).map_err(|e| e.to_string())?;
+        let part =
+            Partition::open(&dir, METADATA_TOPIC, 0, cfg, false).map_err(|e| e.to_string())?;
         Ok(FileMetadataLog { part })
     }
 

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kafka_protocol::messages::broker_registration_request::{Listener, Feature};
+use kafka_protocol::messages::broker_registration_request::{Feature, Listener};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::{
     BrokerHeartbeatRequest, BrokerId, BrokerRegistrationRequest, FetchRequest,
@@ -30,7 +30,11 @@ pub fn spawn(
 ) -> Vec<tokio::task::JoinHandle<()>> {
     vec![
         tokio::spawn(heartbeats(state.clone(), rm.clone(), shutdown.clone())),
-        tokio::spawn(metadata_fetcher(state.clone(), rm.clone(), shutdown.clone())),
+        tokio::spawn(metadata_fetcher(
+            state.clone(),
+            rm.clone(),
+            shutdown.clone(),
+        )),
         tokio::spawn(chores(state, rm, shutdown)),
     ]
 }
@@ -82,7 +86,11 @@ fn registration(state: &BrokerState, rm: &ReplicaManager) -> BrokerRegistrationR
 
 /// Registers (retrying until the controller answers), then heartbeats until shutdown; at
 /// shutdown, asks for a controlled shutdown and waits (bounded) until leadership has moved.
-async fn heartbeats(state: Arc<BrokerState>, rm: Arc<ReplicaManager>, mut shutdown: watch::Receiver<bool>) {
+async fn heartbeats(
+    state: Arc<BrokerState>,
+    rm: Arc<ReplicaManager>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let peer = controller_peer(&state, &rm, "heartbeat");
     let interval = Duration::from_millis(rm.settings.heartbeat_interval_ms);
     let mut stop_started: Option<std::time::Instant> = None;
@@ -145,7 +153,9 @@ async fn heartbeats(state: Arc<BrokerState>, rm: Arc<ReplicaManager>, mut shutdo
                 Ok(r) if r.error_code == 77 => {
                     // STALE_BROKER_EPOCH: the controller forgot us (it restarted, or we were
                     // away too long); register again.
-                    tracing::warn!("heartbeat refused with a stale broker epoch; registering again");
+                    tracing::warn!(
+                        "heartbeat refused with a stale broker epoch; registering again"
+                    );
                     continue 'register;
                 }
                 Ok(r) => tracing::warn!("heartbeat refused: error {}", r.error_code),
@@ -156,7 +166,9 @@ async fn heartbeats(state: Arc<BrokerState>, rm: Arc<ReplicaManager>, mut shutdo
                 // controller is gone still stops.
                 let since = *stop_started.get_or_insert_with(std::time::Instant::now);
                 if since.elapsed() > Duration::from_secs(5) {
-                    tracing::warn!("controlled shutdown not confirmed by the controller; stopping anyway");
+                    tracing::warn!(
+                        "controlled shutdown not confirmed by the controller; stopping anyway"
+                    );
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -217,12 +229,7 @@ async fn metadata_fetcher(
                 continue;
             }
         };
-        let Some(pd) = resp
-            .responses
-            .into_iter()
-            .flat_map(|t| t.partitions)
-            .next()
-        else {
+        let Some(pd) = resp.responses.into_iter().flat_map(|t| t.partitions).next() else {
             sleep_or_shutdown(&mut shutdown, Duration::from_millis(300)).await;
             continue;
         };
@@ -252,8 +259,13 @@ async fn metadata_fetcher(
 
 /// ISR shrink checks (every half `replica.lag.time.max.ms`, as Kafka schedules them) and the
 /// high-watermark checkpoint (every 5 s and at shutdown).
-async fn chores(state: Arc<BrokerState>, rm: Arc<ReplicaManager>, mut shutdown: watch::Receiver<bool>) {
-    let shrink_every = Duration::from_millis((rm.settings.replica_lag_time_max_ms / 2).max(50) as u64);
+async fn chores(
+    state: Arc<BrokerState>,
+    rm: Arc<ReplicaManager>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let shrink_every =
+        Duration::from_millis((rm.settings.replica_lag_time_max_ms / 2).max(50) as u64);
     let mut shrink = tokio::time::interval(shrink_every);
     let mut ckpt = tokio::time::interval(Duration::from_secs(5));
     loop {

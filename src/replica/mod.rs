@@ -167,10 +167,7 @@ impl ReplicaManager {
         let ckpt = crate::log::checkpoint::read_hw_checkpoint(state.cluster.data_dir());
         for p in state.cluster.all_partitions() {
             p.set_replicated(true);
-            let hw = ckpt
-                .get(&(p.topic.clone(), p.index))
-                .copied()
-                .unwrap_or(0);
+            let hw = ckpt.get(&(p.topic.clone(), p.index)).copied().unwrap_or(0);
             p.set_high_watermark(hw.min(p.log_end_offset()));
         }
     }
@@ -284,7 +281,7 @@ impl ReplicaManager {
             parts.retain(|k, _| seen.contains(k));
         }
         for ((topic, idx), p) in leaders_to_check {
-            self.maybe_advance_hw(&topic, idx, &p);
+            self.refresh_leader(&topic, idx, &p);
         }
         for leader in followed {
             self.ensure_fetcher(state, leader);
@@ -425,7 +422,7 @@ impl ReplicaManager {
     /// high watermark and asks for an ISR expansion when the follower has caught up.
     pub fn on_follower_fetch(
         self: &Arc<Self>,
-        p: &Partition,
+        p: &Arc<Partition>,
         replica: i32,
         fetch_offset: i64,
         leader_leo: i64,
@@ -469,7 +466,11 @@ impl ReplicaManager {
                 None
             }
         };
-        self.maybe_advance_hw(&key.0, key.1, p);
+        if expand.is_some() {
+            self.refresh_leader(&key.0, key.1, p);
+        } else {
+            self.maybe_advance_hw(&key.0, key.1, p);
+        }
         if let Some((topic_id, leader_epoch, partition_epoch, isr)) = expand {
             tracing::info!(
                 "{}-{}: expanding ISR to {isr:?} (replica {replica} caught up)",
@@ -479,8 +480,22 @@ impl ReplicaManager {
             if let Some(m) = crate::metrics::get() {
                 m.isr_expands.inc();
             }
-            self.spawn_alter(key, topic_id, leader_epoch, partition_epoch, isr);
+            self.spawn_alter(p.clone(), key, topic_id, leader_epoch, partition_epoch, isr);
         }
+    }
+
+    /// A leader alone in its (maximal) ISR commits on append, as Kafka's high-watermark rule
+    /// gives (the minimum over the ISR is its own log end); with followers in the ISR only
+    /// their fetches move it.
+    fn refresh_leader(&self, topic: &str, index: i32, p: &Partition) {
+        let solo = lock(&self.parts)
+            .get(&(topic.to_string(), index))
+            .filter(|s| s.leader == self.node_id)
+            .map(|s| s.maximal_isr().iter().all(|b| *b == self.node_id));
+        if let Some(solo) = solo {
+            p.set_replicated(!solo);
+        }
+        self.maybe_advance_hw(topic, index, p);
     }
 
     /// High watermark = the smallest log end offset over the leader and the maximal ISR.
@@ -539,10 +554,12 @@ impl ReplicaManager {
                 if out.is_empty() {
                     continue;
                 }
-                let new_isr: Vec<i32> = s.isr.iter().copied().filter(|b| !out.contains(b)).collect();
+                let new_isr: Vec<i32> =
+                    s.isr.iter().copied().filter(|b| !out.contains(b)).collect();
                 // Until the controller commits, the old (larger) ISR still counts for the HW.
                 s.pending_isr = Some(new_isr.clone());
                 shrinks.push((
+                    p.clone(),
                     key.clone(),
                     s.topic_id,
                     s.leader_epoch,
@@ -552,7 +569,7 @@ impl ReplicaManager {
                 ));
             }
         }
-        for (key, topic_id, le, pe, isr, out) in shrinks {
+        for (p, key, topic_id, le, pe, isr, out) in shrinks {
             tracing::info!(
                 "{}-{}: shrinking ISR to {isr:?} (replicas {out:?} fell behind for more than {lag} ms)",
                 key.0,
@@ -561,12 +578,13 @@ impl ReplicaManager {
             if let Some(m) = crate::metrics::get() {
                 m.isr_shrinks.inc();
             }
-            self.spawn_alter(key, topic_id, le, pe, isr);
+            self.spawn_alter(p, key, topic_id, le, pe, isr);
         }
     }
 
     fn spawn_alter(
         self: &Arc<Self>,
+        p: Arc<Partition>,
         key: (String, i32),
         topic_id: Uuid,
         leader_epoch: i32,
@@ -578,23 +596,26 @@ impl ReplicaManager {
             let result = me
                 .alter_partition(&key, topic_id, leader_epoch, partition_epoch, &isr)
                 .await;
-            let mut parts = lock(&me.parts);
-            let Some(s) = parts.get_mut(&key) else {
-                return;
-            };
-            s.pending_isr = None;
-            match result {
-                Ok((isr, le, pe)) if le == s.leader_epoch && pe >= s.partition_epoch => {
-                    s.isr = isr;
-                    s.partition_epoch = pe;
+            {
+                let mut parts = lock(&me.parts);
+                let Some(s) = parts.get_mut(&key) else {
+                    return;
+                };
+                s.pending_isr = None;
+                match result {
+                    Ok((isr, le, pe)) if le == s.leader_epoch && pe >= s.partition_epoch => {
+                        s.isr = isr;
+                        s.partition_epoch = pe;
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::info!(
+                        "{}-{}: ISR change not applied ({e}); waiting for metadata",
+                        key.0,
+                        key.1
+                    ),
                 }
-                Ok(_) => {}
-                Err(e) => tracing::info!(
-                    "{}-{}: ISR change not applied ({e}); waiting for metadata",
-                    key.0,
-                    key.1
-                ),
             }
+            me.refresh_leader(&key.0, key.1, &p);
         });
     }
 
@@ -666,8 +687,14 @@ impl ReplicaManager {
     /// partitions with no leader: (under-replicated, offline) counts for metrics and tools.
     pub fn health(&self) -> (usize, usize, usize) {
         let parts = lock(&self.parts);
-        let led: Vec<&PartState> = parts.values().filter(|s| s.leader == self.node_id).collect();
-        let under = led.iter().filter(|s| s.isr.len() < s.replicas.len()).count();
+        let led: Vec<&PartState> = parts
+            .values()
+            .filter(|s| s.leader == self.node_id)
+            .collect();
+        let under = led
+            .iter()
+            .filter(|s| s.isr.len() < s.replicas.len())
+            .count();
         let offline = self
             .image()
             .topics

@@ -161,9 +161,11 @@ impl TestCluster {
 
     /// Waits until `n` brokers are registered and unfenced in the controller's metadata.
     pub fn wait_for_brokers(&self, n: usize) {
-        wait_until(Duration::from_secs(20), "brokers to register and unfence", || {
-            self.live_brokers().len() >= n
-        });
+        wait_until(
+            Duration::from_secs(20),
+            "brokers to register and unfence",
+            || self.live_brokers().len() >= n,
+        );
     }
 
     pub fn live_brokers(&self) -> Vec<i32> {
