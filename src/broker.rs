@@ -167,8 +167,12 @@ impl Broker {
         };
         let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
         let advertised = advertise(&config, &addrs);
-        let producer_ids = crate::txn::producer_ids::ProducerIds::open(&config.log_dir)
-            .map_err(|e| StartError::Storage(TopicError::Storage(e.to_string())))?;
+        let producer_ids = if config.kraft.as_ref().is_some_and(|k| k.broker) {
+            crate::txn::producer_ids::ProducerIds::from_controller()
+        } else {
+            crate::txn::producer_ids::ProducerIds::open(&config.log_dir)
+                .map_err(|e| StartError::Storage(TopicError::Storage(e.to_string())))?
+        };
         let bootstrap = crate::security::bootstrap_users(&config);
         let users = crate::security::users::Users::open(
             &config.log_dir,

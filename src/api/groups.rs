@@ -47,6 +47,9 @@ pub async fn handle_find_coordinator(
     req: FindCoordinatorRequest,
     version: i16,
 ) -> FindCoordinatorResponse {
+    if let Some(rm) = &state.replicas {
+        return find_in_cluster(state, rm, req, version).await;
+    }
     let me = super::metadata::broker_entries(state);
     let (host, port) = me
         .first()
@@ -119,6 +122,154 @@ pub async fn handle_find_coordinator(
         resp.port = if c == error::NONE { port } else { -1 };
     }
     resp
+}
+
+/// On a cluster a group's (or transactional id's) coordinator is the leader of the internal
+/// topic partition its key hashes to, as Kafka places it. The internal topic is created through
+/// the controller on first use (COORDINATOR_NOT_AVAILABLE until it has a leader).
+async fn find_in_cluster(
+    state: &BrokerState,
+    rm: &crate::replica::ReplicaManager,
+    req: FindCoordinatorRequest,
+    version: i16,
+) -> FindCoordinatorResponse {
+    let txn = req.key_type == 1;
+    let (topic, partitions, rf, min_isr) = if txn {
+        (
+            crate::txn::coordinator::TXN_TOPIC,
+            state.txns.partition_count(),
+            rm.settings.transaction_state_log_replication_factor,
+            rm.settings.transaction_state_log_min_isr,
+        )
+    } else {
+        (
+            crate::group::store::OFFSETS_TOPIC,
+            state.groups.offsets_partition_count(),
+            rm.settings.offsets_topic_replication_factor,
+            -1,
+        )
+    };
+    if !rm.image().topic_ids.contains_key(topic) {
+        create_internal_topic(rm, topic, partitions, rf, min_isr).await;
+    }
+    let (resource, denied) = if txn {
+        (
+            acl::resource::TRANSACTIONAL_ID,
+            super::code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        )
+    } else {
+        (acl::resource::GROUP, GROUP_AUTHORIZATION_FAILED)
+    };
+    let listener = super::metadata::advertised_for_request(state)
+        .map(|l| l.name.clone())
+        .unwrap_or_default();
+    let img = rm.image();
+    let locate = |key: &str| -> (i16, i32, String, i32) {
+        if !super::allowed(state, acl::op::DESCRIBE, resource, key) {
+            return (denied, -1, String::new(), -1);
+        }
+        let Some(t) = img.topic_ids.get(topic).and_then(|id| img.topics.get(id)) else {
+            return (error::COORDINATOR_NOT_AVAILABLE, -1, String::new(), -1);
+        };
+        let n = t.partitions.len() as i32;
+        let p = crate::group::store::partition_for(key, n.max(1));
+        let leader = t.partitions.get(&p).map_or(-1, |p| p.leader);
+        let endpoint = img.brokers.get(&leader).filter(|b| !b.fenced).and_then(|b| {
+            b.endpoints
+                .iter()
+                .find(|e| e.name == listener)
+                .or_else(|| b.endpoints.first())
+        });
+        match endpoint {
+            Some(e) => (error::NONE, leader, e.host.clone(), e.port as i32),
+            None => (error::COORDINATOR_NOT_AVAILABLE, -1, String::new(), -1),
+        }
+    };
+    let mut resp = FindCoordinatorResponse::default();
+    if version >= 4 {
+        resp.coordinators = req
+            .coordinator_keys
+            .iter()
+            .map(|k| {
+                let (c, node, host, port) = locate(k.as_str());
+                let mut co = Coordinator::default();
+                co.key = k.clone();
+                co.node_id = BrokerId(node);
+                co.host = str(host);
+                co.port = port;
+                co.error_code = c;
+                co
+            })
+            .collect();
+    } else {
+        let (c, node, host, port) = locate(req.key.as_str());
+        resp.error_code = c;
+        resp.node_id = BrokerId(node);
+        resp.host = str(host);
+        resp.port = port;
+    }
+    resp
+}
+
+/// Asks the controller for an internal topic (compacted, as Kafka makes them) and waits a
+/// little for it to reach this broker's metadata.
+async fn create_internal_topic(
+    rm: &crate::replica::ReplicaManager,
+    topic: &str,
+    partitions: i32,
+    rf: i16,
+    min_isr: i32,
+) {
+    use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+    let live = rm.image().live_brokers().count() as i16;
+    let mut ct = CreatableTopic::default();
+    ct.name = topic_name(topic.to_string());
+    ct.num_partitions = partitions;
+    // Kafka refuses to create an internal topic below its replication factor; clients retry
+    // until enough brokers are up.
+    ct.replication_factor = rf;
+    let mut configs = vec![
+        ("cleanup.policy", "compact".to_string()),
+        ("compression.type", "producer".to_string()),
+        ("segment.bytes", "104857600".to_string()),
+    ];
+    if min_isr > 0 {
+        configs.push(("min.insync.replicas", min_isr.min(rf as i32).to_string()));
+    }
+    ct.configs = configs
+        .into_iter()
+        .map(|(k, v)| {
+            let mut c = CreatableTopicConfig::default();
+            c.name = str(k);
+            c.value = Some(str(v));
+            c
+        })
+        .collect();
+    let mut req = CreateTopicsRequest::default();
+    req.topics = vec![ct];
+    req.timeout_ms = 10_000;
+    match super::controller::forward(rm, req).await {
+        Ok(r) => {
+            let c = r.topics.first().map_or(0, |t| t.error_code);
+            if c != 0 && c != 36 {
+                tracing::warn!(
+                    "cannot create {topic} (replication factor {rf}, {live} live broker(s)): error {c}"
+                );
+                return;
+            }
+        }
+        Err(e) => {
+            tracing::warn!("cannot create {topic}: the controller is unreachable ({e})");
+            return;
+        }
+    }
+    super::controller::await_metadata(rm, |img| {
+        img.topic_ids
+            .get(topic)
+            .and_then(|id| img.topics.get(id))
+            .is_some_and(|t| t.partitions.values().all(|p| p.leader >= 0))
+    })
+    .await;
 }
 
 fn join_response(r: JoinResult) -> JoinGroupResponse {

@@ -66,6 +66,9 @@ pub async fn handle_init_producer_id(
                 resp.producer_id = ProducerId(id);
                 resp.producer_epoch = 0;
             }
+            Err(e) if crate::txn::producer_ids::is_not_ready(&e) => {
+                resp.error_code = COORDINATOR_LOAD_IN_PROGRESS;
+            }
             Err(e) => {
                 tracing::error!("cannot allocate a producer id: {e}");
                 resp.error_code = txn_code::COORDINATOR_NOT_AVAILABLE;
@@ -584,3 +587,6 @@ pub async fn handle_describe_producers(
     }
     resp
 }
+
+/// A producer id block has not arrived from the controller yet; the client retries.
+const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;

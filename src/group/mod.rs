@@ -62,6 +62,8 @@ pub struct GroupCoordinator {
     groups: Mutex<HashMap<String, Arc<Mutex<Group>>>>,
     pub limits: GroupLimits,
     offsets_partitions: i32,
+    /// On a cluster the offsets topic is created by the controller, never locally.
+    replicated: bool,
     offsets_retention_ms: i64,
     metadata_max_bytes: usize,
     /// Serialises creation of the offsets topic.
@@ -106,6 +108,7 @@ impl GroupCoordinator {
                 .saturating_mul(60_000),
             metadata_max_bytes: prop(config, "offset.metadata.max.bytes", 4096).max(0) as usize,
             topic_lock: Mutex::new(()),
+            replicated: config.kraft.is_some(),
             consumer_session_timeout: Duration::from_millis(
                 prop(config, "group.consumer.session.timeout.ms", 45_000).max(1) as u64,
             ),
@@ -281,10 +284,18 @@ impl GroupCoordinator {
         lock(&self.groups).values().cloned().collect()
     }
 
+    /// `offsets.topic.num.partitions`.
+    pub fn offsets_partition_count(&self) -> i32 {
+        self.offsets_partitions
+    }
+
     /// Makes sure `__consumer_offsets` exists (created on first use, as Kafka does).
     pub fn ensure_offsets_topic(&self, cluster: &Cluster) -> Result<(), String> {
         if cluster.topic(OFFSETS_TOPIC).is_some() {
             return Ok(());
+        }
+        if self.replicated {
+            return Err(format!("{OFFSETS_TOPIC} is not created yet"));
         }
         let _g = lock(&self.topic_lock);
         if cluster.topic(OFFSETS_TOPIC).is_some() {

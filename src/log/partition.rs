@@ -37,6 +37,8 @@ pub enum LogError {
     /// A follower append whose first offset is not the log end offset.
     #[error("replicated batch starts at offset {got}, but the log ends at {expected}")]
     UnexpectedAppendOffset { expected: i64, got: i64 },
+    #[error("this replica is a follower: only the leader's batches are appended here")]
+    NotLeader,
 }
 
 impl LogError {
@@ -48,6 +50,7 @@ impl LogError {
             LogError::InvalidTimestamp(_) => 32,
             LogError::Producer { code, .. } => *code,
             LogError::UnexpectedAppendOffset { .. } => -1,
+            LogError::NotLeader => 6,
         }
     }
 }
@@ -99,6 +102,9 @@ pub struct Partition {
     leader_epoch: AtomicI32,
     /// Whether appends leave the high watermark to `set_high_watermark`.
     replicated: AtomicBool,
+    /// A follower's log takes only `append_as_follower`: a local write (a stale coordinator,
+    /// a late produce) would put records at offsets the leader assigns differently.
+    follower: AtomicBool,
     log: Mutex<Log>,
     high_watermark: watch::Sender<i64>,
     log_end: watch::Sender<i64>,
@@ -501,6 +507,7 @@ impl Partition {
             index,
             leader_epoch: AtomicI32::new(0),
             replicated: AtomicBool::new(false),
+            follower: AtomicBool::new(false),
             log: Mutex::new(log),
             high_watermark: watch::channel(hw).0,
             log_end: watch::channel(hw).0,
@@ -540,6 +547,9 @@ impl Partition {
     }
 
     fn append_inner(&self, records: &[u8], marker: bool) -> Result<AppendInfo, LogError> {
+        if self.follower.load(Ordering::SeqCst) {
+            return Err(LogError::NotLeader);
+        }
         let (max, compact) = {
             let log = self.lock();
             (log.config.max_message_bytes, log.config.compact)
@@ -566,6 +576,10 @@ impl Partition {
         head.copy_from_slice(&records[..batch::HEADER_LEN]);
         let rest = &records[batch::HEADER_LEN..];
         let mut log = self.lock();
+        // Checked again under the lock that become-follower's truncation also takes.
+        if self.follower.load(Ordering::SeqCst) {
+            return Err(LogError::NotLeader);
+        }
         let cfg = log.config.clone();
         let now = now_ms();
         let append_time = if cfg.log_append_time {
@@ -642,6 +656,7 @@ impl Partition {
     /// that it starts at the current log end offset (Kafka's makeLeader).
     pub fn become_leader(&self, epoch: i32) {
         self.leader_epoch.store(epoch, Ordering::SeqCst);
+        self.follower.store(false, Ordering::SeqCst);
         let mut log = self.lock();
         let end = log.next_offset();
         if let Err(e) = log.epochs.assign(epoch, end) {
@@ -656,7 +671,10 @@ impl Partition {
     /// This replica follows a leader at `epoch`. The epoch cache is not touched: a follower
     /// learns epochs from the batches it appends.
     pub fn set_follower_epoch(&self, epoch: i32) {
+        // Under the log lock: an append that already passed its check finishes first.
+        let _log = self.lock();
         self.leader_epoch.store(epoch, Ordering::SeqCst);
+        self.follower.store(true, Ordering::SeqCst);
     }
 
     /// In replicated mode appends no longer publish the log end offset as high watermark; only

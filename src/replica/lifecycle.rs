@@ -29,6 +29,7 @@ pub fn spawn(
     shutdown: watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     vec![
+        tokio::spawn(producer_id_blocks(state.clone(), rm.clone(), shutdown.clone())),
         tokio::spawn(heartbeats(state.clone(), rm.clone(), shutdown.clone())),
         tokio::spawn(metadata_fetcher(
             state.clone(),
@@ -253,6 +254,60 @@ async fn metadata_fetcher(
         }
         if image.offset + 1 >= pd.high_watermark {
             rm.mark_caught_up(&state);
+        }
+    }
+}
+
+/// Keeps a spare producer-id block from the controller (AllocateProducerIds), so
+/// InitProducerId rarely waits and no two brokers hand out the same id.
+async fn producer_id_blocks(
+    state: Arc<BrokerState>,
+    rm: Arc<ReplicaManager>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    use kafka_protocol::messages::AllocateProducerIdsRequest;
+    let peer = controller_peer(&state, &rm, "producer-ids");
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let epoch = rm.broker_epoch.load(Ordering::SeqCst);
+        if !state.producer_ids.needs_block() || epoch < 0 {
+            tokio::select! {
+                _ = state.producer_ids.want_block.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = shutdown.changed() => return,
+            }
+            continue;
+        }
+        let node = rm.node_id;
+        let asked = peer
+            .call(Duration::ZERO, move |_| {
+                let mut r = AllocateProducerIdsRequest::default();
+                r.broker_id = BrokerId(node);
+                r.broker_epoch = epoch;
+                r
+            })
+            .await;
+        match asked {
+            Ok(r) if r.error_code == 0 => {
+                tracing::debug!(
+                    "producer id block [{}, +{}) from the controller",
+                    r.producer_id_start.0,
+                    r.producer_id_len
+                );
+                state
+                    .producer_ids
+                    .add_block(r.producer_id_start.0, r.producer_id_len as i64);
+            }
+            Ok(r) => {
+                tracing::debug!("AllocateProducerIds refused: error {}", r.error_code);
+                sleep_or_shutdown(&mut shutdown, Duration::from_millis(300)).await;
+            }
+            Err(e) => {
+                tracing::debug!("AllocateProducerIds failed: {e}");
+                sleep_or_shutdown(&mut shutdown, Duration::from_millis(300)).await;
+            }
         }
     }
 }

@@ -313,6 +313,8 @@ pub struct TxnCoordinator {
     pub verification: bool,
     max_timeout_ms: i32,
     partitions: i32,
+    /// On a cluster the transaction log topic is created by the controller, never locally.
+    replicated: bool,
     topic_lock: Mutex<()>,
 }
 
@@ -339,6 +341,11 @@ pub enum AddMode {
 pub type TxnResult<T> = Result<T, i16>;
 
 impl TxnCoordinator {
+    /// `transaction.state.log.num.partitions`.
+    pub fn partition_count(&self) -> i32 {
+        self.partitions
+    }
+
     pub fn new(config: &crate::config::Config) -> TxnCoordinator {
         let prop = |n: &str, d: i64| {
             config
@@ -357,6 +364,7 @@ impl TxnCoordinator {
             max_timeout_ms: prop("transaction.max.timeout.ms", 900_000).clamp(1, i32::MAX as i64)
                 as i32,
             partitions: prop("transaction.state.log.num.partitions", 50).clamp(1, 1000) as i32,
+            replicated: config.kraft.is_some(),
             topic_lock: Mutex::new(()),
         }
     }
@@ -372,6 +380,9 @@ impl TxnCoordinator {
     fn ensure_topic(&self, cluster: &Cluster) -> Result<(), String> {
         if cluster.topic(TXN_TOPIC).is_some() {
             return Ok(());
+        }
+        if self.replicated {
+            return Err(format!("{TXN_TOPIC} is not created yet"));
         }
         let _g = lock(&self.topic_lock);
         if cluster.topic(TXN_TOPIC).is_some() {
