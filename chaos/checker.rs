@@ -363,8 +363,11 @@ pub fn recovery(ops: &[Op], events: &[NemesisEvent]) -> Vec<(String, u64, Option
                 fault_at = Some((e.time_ns, e.event.clone()))
             }
             "start" | "resume" | "heal" => {
+                // A start with no fault before it is the initial start.
+                let Some((fault_ns, name)) = fault_at.take() else {
+                    continue;
+                };
                 let first = acks.iter().find(|&&t| t > e.time_ns).copied();
-                let (fault_ns, name) = fault_at.take().unwrap_or((e.time_ns, e.event.clone()));
                 out.push((
                     format!("{name}{}", e.node.map(|n| format!(" n{n}")).unwrap_or_default()),
                     fault_ns,

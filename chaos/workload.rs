@@ -111,8 +111,11 @@ fn producer_config(s: &Settings, txn_id: Option<String>) -> ClientConfig {
         c.set("max.in.flight.requests.per.connection", "5");
     }
     if let Some(id) = txn_id {
+        // librdkafka requires message.timeout.ms <= transaction.timeout.ms; a transaction left
+        // open by a lost producer is aborted by the coordinator after 20 s.
         c.set("transactional.id", id)
-            .set("transaction.timeout.ms", "20000");
+            .set("transaction.timeout.ms", "20000")
+            .set("message.timeout.ms", s.message_timeout_ms.min(15_000).to_string());
     }
     c
 }
