@@ -171,7 +171,10 @@ pub fn check(ops: &[Op]) -> Report {
     for op in ops.iter().filter(|o| is_read(o)) {
         for rd in &op.reads {
             at.entry((rd.p, rd.offset)).or_default().insert(rd.value);
-            places.entry(rd.value).or_default().insert((rd.p, rd.offset));
+            places
+                .entry(rd.value)
+                .or_default()
+                .insert((rd.p, rd.offset));
         }
     }
     for (&v, w) in &writes {
@@ -189,7 +192,9 @@ pub fn check(ops: &[Op]) -> Report {
     }
     for (v, ps) in &places {
         if ps.len() > 1 {
-            r.add(Kind::Duplicate, || format!("value {v} at (partition, offset) {ps:?}"));
+            r.add(Kind::Duplicate, || {
+                format!("value {v} at (partition, offset) {ps:?}")
+            });
         }
     }
 
@@ -257,7 +262,9 @@ pub fn check(ops: &[Op]) -> Report {
     }
 
     // Nonmonotonic send: a producer's acknowledged offsets per partition, in invoke order.
-    let mut by_proc: BTreeMap<(u64, i32), Vec<(u64, u64, i64)>> = BTreeMap::new();
+    // (process, partition) -> [(invoke time, value, offset)]
+    type Acked = Vec<(u64, u64, i64)>;
+    let mut by_proc: BTreeMap<(u64, i32), Acked> = BTreeMap::new();
     for (&v, w) in &writes {
         if let (Outcome::Ok, Some(o)) = (w.outcome, w.offset) {
             by_proc
@@ -348,7 +355,10 @@ pub struct NemesisEvent {
 
 /// For each fault that heals (`start`, `resume`, `heal`), the time from the heal to the first
 /// acknowledged send completed after it, and from the fault itself.
-pub fn recovery(ops: &[Op], events: &[NemesisEvent]) -> Vec<(String, u64, Option<u64>, Option<u64>)> {
+pub fn recovery(
+    ops: &[Op],
+    events: &[NemesisEvent],
+) -> Vec<(String, u64, Option<u64>, Option<u64>)> {
     let mut acks: Vec<u64> = ops
         .iter()
         .filter(|o| matches!(o.f, F::Send | F::Txn) && o.outcome == Outcome::Ok)
@@ -369,7 +379,10 @@ pub fn recovery(ops: &[Op], events: &[NemesisEvent]) -> Vec<(String, u64, Option
                 };
                 let first = acks.iter().find(|&&t| t > e.time_ns).copied();
                 out.push((
-                    format!("{name}{}", e.node.map(|n| format!(" n{n}")).unwrap_or_default()),
+                    format!(
+                        "{name}{}",
+                        e.node.map(|n| format!(" n{n}")).unwrap_or_default()
+                    ),
                     fault_ns,
                     first.map(|f| f.saturating_sub(e.time_ns)),
                     first.map(|f| f.saturating_sub(fault_ns)),
@@ -425,7 +438,14 @@ mod tests {
     fn clean() -> Vec<Op> {
         let mut h = vec![];
         for i in 0..4 {
-            h.push(send(1, 10 + i as u64, 0, i as u64 + 1, Some(i), Outcome::Ok));
+            h.push(send(
+                1,
+                10 + i as u64,
+                0,
+                i as u64 + 1,
+                Some(i),
+                Outcome::Ok,
+            ));
         }
         h.push(poll(2, 100, 1, &[(0, 0, 1), (0, 1, 2)]));
         h.push(poll(2, 110, 1, &[(0, 2, 3), (0, 3, 4)]));
@@ -439,7 +459,11 @@ mod tests {
         let r = check(h);
         assert!(r.count(kind) > 0, "{kind} not reported: {:?}", r.anomalies);
         let others: Vec<_> = r.anomalies.keys().filter(|&&k| k != kind).collect();
-        assert!(others.is_empty(), "{kind}: also reported {others:?}: {:?}", r.anomalies);
+        assert!(
+            others.is_empty(),
+            "{kind}: also reported {others:?}: {:?}",
+            r.anomalies
+        );
     }
 
     #[test]
@@ -522,7 +546,11 @@ mod tests {
         // A transaction wrote value 20 at offset 4 and aborted; a consumer read it anyway.
         let mut txn = Op::new(7, F::Txn, Outcome::Fail, 50);
         txn.abort = true;
-        txn.sends = vec![Sent { p: 0, value: 20, offset: Some(4) }];
+        txn.sends = vec![Sent {
+            p: 0,
+            value: 20,
+            offset: Some(4),
+        }];
         h.push(txn);
         h.push(poll(2, 120, 1, &[(0, 4, 20)]));
         only(&h, Kind::G1a);
@@ -533,8 +561,16 @@ mod tests {
         let mut h = clean();
         let mut txn = Op::new(7, F::Txn, Outcome::Ok, 50);
         txn.sends = vec![
-            Sent { p: 0, value: 20, offset: Some(4) },
-            Sent { p: 0, value: 21, offset: Some(5) },
+            Sent {
+                p: 0,
+                value: 20,
+                offset: Some(4),
+            },
+            Sent {
+                p: 0,
+                value: 21,
+                offset: Some(5),
+            },
         ];
         h.push(txn);
         // The final read (read_committed) ends at 7: offset 6 is the commit marker. Value 21 is
@@ -584,7 +620,11 @@ mod tests {
         // Offsets 1 (aborted record) and 2 (abort marker) are never visible.
         let mut txn = Op::new(7, F::Txn, Outcome::Fail, 5);
         txn.abort = true;
-        txn.sends = vec![Sent { p: 0, value: 20, offset: Some(1) }];
+        txn.sends = vec![Sent {
+            p: 0,
+            value: 20,
+            offset: Some(1),
+        }];
         let h = vec![
             send(1, 1, 0, 1, Some(0), Outcome::Ok),
             txn,
@@ -621,8 +661,16 @@ mod tests {
             send(1, 500, 0, 2, Some(1), Outcome::Ok),
         ];
         let ev = vec![
-            NemesisEvent { time_ns: 200, event: "kill".into(), node: Some(1) },
-            NemesisEvent { time_ns: 300, event: "start".into(), node: Some(1) },
+            NemesisEvent {
+                time_ns: 200,
+                event: "kill".into(),
+                node: Some(1),
+            },
+            NemesisEvent {
+                time_ns: 300,
+                event: "start".into(),
+                node: Some(1),
+            },
         ];
         let rec = recovery(&h, &ev);
         assert_eq!(rec.len(), 1);

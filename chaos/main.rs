@@ -18,7 +18,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "chaos", about = "Jepsen-style queue workload and checker for Weir")]
+#[command(
+    name = "chaos",
+    about = "Jepsen-style queue workload and checker for Weir"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -163,8 +166,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             timeout,
         } => {
             let writer = HistoryWriter::append(&history)?;
-            let ok = workload::final_read(&bootstrap, &topic, &writer, Duration::from_secs(timeout))?;
-            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            let ok =
+                workload::final_read(&bootstrap, &topic, &writer, Duration::from_secs(timeout))?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Cmd::Check {
             history,
@@ -238,7 +246,10 @@ fn print_report(r: &checker::Report) {
         let (ok, fail, info) = (n(Outcome::Ok), n(Outcome::Fail), n(Outcome::Info));
         if ok + fail + info > 0 {
             let name = serde_json::to_string(&f).unwrap_or_default();
-            println!("  {:<14} {ok:>8} {fail:>8} {info:>8}", name.trim_matches('"'));
+            println!(
+                "  {:<14} {ok:>8} {fail:>8} {info:>8}",
+                name.trim_matches('"')
+            );
         }
     }
     let v = |o| r.values.get(&o).copied().unwrap_or(0);
@@ -254,7 +265,11 @@ fn print_report(r: &checker::Report) {
         println!("  {:<22} {:>8}", kind.name(), r.count(kind));
     }
     for (kind, found) in &r.anomalies {
-        println!("\n{kind}: {} (first {} shown)", found.count, found.examples.len());
+        println!(
+            "\n{kind}: {} (first {} shown)",
+            found.count,
+            found.examples.len()
+        );
         for e in &found.examples {
             println!("  - {e}");
         }
@@ -272,7 +287,8 @@ fn print_recovery(ops: &[history::Op], path: &std::path::Path) -> anyhow::Result
         return Ok(());
     }
     println!("\nrecovery (first acknowledged send after each heal)");
-    let ms = |d: Option<u64>| d.map_or("never".to_string(), |d| format!("{:.0} ms", d as f64 / 1e6));
+    let ms =
+        |d: Option<u64>| d.map_or("never".to_string(), |d| format!("{:.0} ms", d as f64 / 1e6));
     let t0 = ops.iter().map(|o| o.invoke_ns).min().unwrap_or(0);
     for (name, at, after_heal, after_fault) in &rec {
         println!(

@@ -150,7 +150,7 @@ start_node() { # start_node NODE [SKEW_SECONDS]
     local n=$1 skew=${2:-} t0 t1
     t0=$(date +%s%N)
     if [ -n "$skew" ]; then
-        LD_PRELOAD=$faketime_lib FAKETIME="$skew" FAKETIME_DONT_FAKE_MONOTONIC=1 \
+        LD_PRELOAD=$faketime_lib FAKETIME="$(printf %+d "$skew")" FAKETIME_DONT_FAKE_MONOTONIC=1 \
             RUST_LOG=${RUST_LOG:-warn} "$WEIR" serve "$dir/n$n/server.properties" \
             >> "$dir/n$n/weir.log" 2>&1 &
     else

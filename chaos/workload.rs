@@ -8,6 +8,7 @@ use crate::history::{now_ns, HistoryWriter, Op, Outcome, Read, Sent, F};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rdkafka::config::ClientConfig;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{DeliveryResult, Message};
@@ -47,11 +48,14 @@ fn value_of(process: u64, seq: u64) -> u64 {
     (process << 32) | seq
 }
 
+/// A transactional send's delivery report: value, partition, offset or error.
+type TxnDelivery = (u64, i32, Result<i64, String>);
+
 struct DeliveryCtx {
     history: Arc<HistoryWriter>,
     process: u64,
     /// Transactional producers collect their deliveries here instead of recording them.
-    txn_tx: Option<Mutex<mpsc::Sender<(u64, i32, Result<i64, String>)>>>,
+    txn_tx: Option<Mutex<mpsc::Sender<TxnDelivery>>>,
 }
 
 impl ClientContext for DeliveryCtx {}
@@ -115,7 +119,10 @@ fn producer_config(s: &Settings, txn_id: Option<String>) -> ClientConfig {
         // open by a lost producer is aborted by the coordinator after 20 s.
         c.set("transactional.id", id)
             .set("transaction.timeout.ms", "20000")
-            .set("message.timeout.ms", s.message_timeout_ms.min(15_000).to_string());
+            .set(
+                "message.timeout.ms",
+                s.message_timeout_ms.min(15_000).to_string(),
+            );
     }
     c
 }
@@ -168,7 +175,10 @@ fn run_producer(
                         sent += 1;
                         break;
                     }
-                    Err((KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), r)) => {
+                    Err((
+                        KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
+                        r,
+                    )) => {
                         record = r;
                         thread::sleep(Duration::from_millis(10));
                     }
@@ -177,7 +187,11 @@ fn run_producer(
                         let (value, invoke_ns, p) = *r.delivery_opaque;
                         let mut op = Op::new(process, F::Send, Outcome::Fail, invoke_ns);
                         op.complete_ns = now_ns();
-                        op.sends = vec![Sent { p, value, offset: None }];
+                        op.sends = vec![Sent {
+                            p,
+                            value,
+                            offset: None,
+                        }];
                         op.error = Some(format!("not enqueued: {e}"));
                         history.record(&op);
                         break;
@@ -292,11 +306,20 @@ fn run_txn_producer(
                 loop {
                     match producer.send(record) {
                         Ok(()) => {
-                            values.push(Sent { p, value, offset: None });
+                            values.push(Sent {
+                                p,
+                                value,
+                                offset: None,
+                            });
                             sent += 1;
                             break;
                         }
-                        Err((KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), r)) => {
+                        Err((
+                            KafkaError::MessageProduction(
+                                rdkafka::types::RDKafkaErrorCode::QueueFull,
+                            ),
+                            r,
+                        )) => {
                             record = r;
                             thread::sleep(Duration::from_millis(10));
                         }
@@ -314,7 +337,10 @@ fn run_txn_producer(
             let attempt_abort = |op: &mut Op| match producer.abort_transaction(op_timeout) {
                 Ok(()) => Outcome::Fail,
                 Err(e) => {
-                    op.error = Some(format!("{}abort: {e}", op.error.clone().unwrap_or_default()));
+                    op.error = Some(format!(
+                        "{}abort: {e}",
+                        op.error.clone().unwrap_or_default()
+                    ));
                     Outcome::Info
                 }
             };
@@ -389,13 +415,40 @@ struct ConsumerCtx {
     epoch: Arc<AtomicU64>,
 }
 
-impl ClientContext for ConsumerCtx {}
+impl ClientContext for ConsumerCtx {
+    /// librdkafka's own log: warnings and worse always; with `CHAOS_RDKAFKA_DEBUG` set (it is
+    /// also passed as librdkafka's `debug`), the lines about offset resets and validation.
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, line: &str) {
+        let debug = std::env::var_os("CHAOS_RDKAFKA_DEBUG").is_some();
+        let lower = line.to_ascii_lowercase();
+        let interesting = ["reset", "truncat", "out of range", "validat", "epoch"]
+            .iter()
+            .any(|w| lower.contains(w));
+        let serious = matches!(
+            level,
+            RDKafkaLogLevel::Emerg
+                | RDKafkaLogLevel::Alert
+                | RDKafkaLogLevel::Critical
+                | RDKafkaLogLevel::Error
+                | RDKafkaLogLevel::Warning
+        );
+        if serious || (debug && interesting) {
+            eprintln!("rdkafka consumer {}: {level:?} {fac}: {line}", self.process);
+        }
+    }
+}
 
 impl ConsumerContext for ConsumerCtx {
     fn post_rebalance(&self, _c: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         let (partitions, what) = match rebalance {
-            Rebalance::Assign(tpl) => (tpl.elements().iter().map(|e| e.partition()).collect(), "assign"),
-            Rebalance::Revoke(tpl) => (tpl.elements().iter().map(|e| e.partition()).collect(), "revoke"),
+            Rebalance::Assign(tpl) => (
+                tpl.elements().iter().map(|e| e.partition()).collect(),
+                "assign",
+            ),
+            Rebalance::Revoke(tpl) => (
+                tpl.elements().iter().map(|e| e.partition()).collect(),
+                "revoke",
+            ),
             Rebalance::Error(e) => {
                 eprintln!("consumer {}: rebalance error {e}", self.process);
                 (vec![], "error")
@@ -425,6 +478,9 @@ fn consumer_config(s: &Settings, group: &str) -> ClientConfig {
         .set("socket.timeout.ms", "10000")
         .set("reconnect.backoff.max.ms", "1000")
         .set("topic.metadata.refresh.interval.ms", "5000");
+    if let Ok(debug) = std::env::var("CHAOS_RDKAFKA_DEBUG") {
+        c.set("debug", debug).set_log_level(RDKafkaLogLevel::Debug);
+    }
     c
 }
 
@@ -435,7 +491,7 @@ fn run_consumer(
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<u64> {
     let mut rng = StdRng::seed_from_u64(s.seed ^ (i as u64 * 0x51_7cc1) ^ 0xc0);
-    let subscribe = i % 2 == 0;
+    let subscribe = i.is_multiple_of(2);
     let process = 100_000 + i as u64;
     let mode = if subscribe { "subscribe" } else { "assign" };
     let group = if subscribe {
