@@ -174,12 +174,16 @@ async fn find_in_cluster(
         let n = t.partitions.len() as i32;
         let p = crate::group::store::partition_for(key, n.max(1));
         let leader = t.partitions.get(&p).map_or(-1, |p| p.leader);
-        let endpoint = img.brokers.get(&leader).filter(|b| !b.fenced).and_then(|b| {
-            b.endpoints
-                .iter()
-                .find(|e| e.name == listener)
-                .or_else(|| b.endpoints.first())
-        });
+        let endpoint = img
+            .brokers
+            .get(&leader)
+            .filter(|b| !b.fenced)
+            .and_then(|b| {
+                b.endpoints
+                    .iter()
+                    .find(|e| e.name == listener)
+                    .or_else(|| b.endpoints.first())
+            });
         match endpoint {
             Some(e) => (error::NONE, leader, e.host.clone(), e.port as i32),
             None => (error::COORDINATOR_NOT_AVAILABLE, -1, String::new(), -1),

@@ -29,7 +29,11 @@ pub fn spawn(
     shutdown: watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     vec![
-        tokio::spawn(producer_id_blocks(state.clone(), rm.clone(), shutdown.clone())),
+        tokio::spawn(producer_id_blocks(
+            state.clone(),
+            rm.clone(),
+            shutdown.clone(),
+        )),
         tokio::spawn(heartbeats(state.clone(), rm.clone(), shutdown.clone())),
         tokio::spawn(metadata_fetcher(
             state.clone(),

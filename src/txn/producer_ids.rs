@@ -56,7 +56,12 @@ impl ProducerIds {
 
     /// Whether a controller block should be fetched now (no spare block is held).
     pub fn needs_block(&self) -> bool {
-        self.path.is_none() && self.spare.lock().unwrap_or_else(|p| p.into_inner()).is_none()
+        self.path.is_none()
+            && self
+                .spare
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_none()
     }
 
     /// A block `[start, start + len)` from the controller.
