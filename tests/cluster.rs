@@ -298,3 +298,67 @@ fn a_divergent_follower_is_truncated_to_the_new_leader() {
     assert!(got.iter().all(|(_, v)| !v.starts_with("lost")));
     assert_eq!(got.len(), 35);
 }
+
+#[test]
+fn committed_offsets_survive_the_group_coordinator_crashing() {
+    let mut c = TestCluster::start(3, &[("offsets.topic.num.partitions", "6")]);
+    let boot = c.bootstrap();
+    create(&boot, NewTopic::new("g", 2, TopicReplication::Fixed(3)));
+    let consumer = |group: &str, boot: &str| -> BaseConsumer {
+        ClientConfig::new()
+            .set("bootstrap.servers", boot)
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer")
+    };
+    // The first group lookup makes the controller create __consumer_offsets.
+    let probe = consumer("probe", &boot);
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition("g", 0);
+    let _ = probe.committed_offsets(tpl.clone(), Duration::from_secs(10));
+    wait_until(Duration::from_secs(15), "__consumer_offsets", || {
+        c.partition_state("__consumer_offsets", 0).is_some()
+    });
+    // A group whose coordinator is not node 1 (the controller stays up in this stage).
+    let (group, coordinator) = (0..100)
+        .map(|i| format!("grp-{i}"))
+        .find_map(|g| {
+            let p = weir::group::store::partition_for(&g, 6);
+            let (leader, _, _) = c.partition_state("__consumer_offsets", p)?;
+            (leader != 1).then_some((g, leader))
+        })
+        .expect("a group led elsewhere");
+    let cons = consumer(&group, &boot);
+    let mut offsets = TopicPartitionList::new();
+    offsets
+        .add_partition_offset("g", 0, Offset::Offset(42))
+        .expect("tpl");
+    offsets
+        .add_partition_offset("g", 1, Offset::Offset(7))
+        .expect("tpl");
+    cons.commit(&offsets, rdkafka::consumer::CommitMode::Sync)
+        .expect("commit");
+    drop(cons);
+    // Acknowledged commits are on the ISR: the coordinator may crash right away.
+    c.kill(c.index_of(coordinator));
+    let p = weir::group::store::partition_for(&group, 6);
+    wait_until(Duration::from_secs(15), "a new coordinator", || {
+        c.partition_state("__consumer_offsets", p)
+            .is_some_and(|(l, _, _)| l != coordinator && l >= 0)
+    });
+    let cons = consumer(&group, &c.bootstrap());
+    let mut q = TopicPartitionList::new();
+    q.add_partition("g", 0);
+    q.add_partition("g", 1);
+    let got = cons
+        .committed_offsets(q, Duration::from_secs(20))
+        .expect("committed offsets");
+    let by_part: Vec<(i32, Offset)> = got
+        .elements()
+        .iter()
+        .map(|e| (e.partition(), e.offset()))
+        .collect();
+    assert!(by_part.contains(&(0, Offset::Offset(42))), "{by_part:?}");
+    assert!(by_part.contains(&(1, Offset::Offset(7))), "{by_part:?}");
+}

@@ -29,6 +29,18 @@ use crate::security::acl;
 use super::{str, topic_name};
 
 const GROUP_AUTHORIZATION_FAILED: i16 = 30;
+/// The group is coordinated by another broker (after a leadership move); the client looks
+/// its coordinator up again.
+const NOT_COORDINATOR: i16 = 16;
+
+/// On a cluster, whether another broker coordinates this group now.
+fn not_coordinator(state: &BrokerState, group: &str) -> bool {
+    state.replicas.as_ref().is_some_and(|rm| {
+        !state
+            .groups
+            .placed_here(group, |p| rm.leads(crate::group::store::OFFSETS_TOPIC, p))
+    })
+}
 
 fn group_allowed(state: &BrokerState, operation: i8, group: &str) -> bool {
     super::allowed(state, operation, acl::resource::GROUP, group)
@@ -276,6 +288,23 @@ async fn create_internal_topic(
     .await;
 }
 
+/// Waits until everything appended to the group's offsets partition is replicated to its
+/// ISR; `Some(error)` if that fails (leadership lost, timeout).
+async fn await_offsets_replicated(state: &BrokerState, group: &str) -> Option<i16> {
+    let rm = state.replicas.as_ref()?;
+    let n = state.groups.offsets_partition_count();
+    let idx = crate::group::store::partition_for(group, n);
+    let p = state
+        .cluster
+        .partition(crate::group::store::OFFSETS_TOPIC, idx)?;
+    let last = p.log_end_offset() - 1;
+    match super::produce::await_replication(rm, &p, last, 5000).await {
+        0 => None,
+        c if c == crate::replica::code::REQUEST_TIMED_OUT => Some(c),
+        _ => Some(NOT_COORDINATOR),
+    }
+}
+
 fn join_response(r: JoinResult) -> JoinGroupResponse {
     let mut resp = JoinGroupResponse::default();
     resp.error_code = r.error;
@@ -313,6 +342,9 @@ pub async fn handle_join(
     }
     if !group_allowed(state, acl::op::READ, &group_id) {
         return join_response(JoinResult::error(GROUP_AUTHORIZATION_FAILED, &member_id));
+    }
+    if not_coordinator(state, &group_id) {
+        return join_response(JoinResult::error(NOT_COORDINATOR, &member_id));
     }
     let g = if member_id.is_empty() {
         state.groups.get_or_create(&group_id)
@@ -391,6 +423,9 @@ pub async fn handle_sync(
     if !group_allowed(state, acl::op::READ, req.group_id.0.as_str()) {
         return sync_response(SyncResult::error(GROUP_AUTHORIZATION_FAILED));
     }
+    if not_coordinator(state, req.group_id.0.as_str()) {
+        return sync_response(SyncResult::error(NOT_COORDINATOR));
+    }
     let Some(g) = state.groups.group(req.group_id.0.as_str()) else {
         return sync_response(SyncResult::error(error::UNKNOWN_MEMBER_ID));
     };
@@ -432,6 +467,7 @@ pub async fn handle_heartbeat(
         _ if !group_allowed(state, acl::op::READ, req.group_id.0.as_str()) => {
             GROUP_AUTHORIZATION_FAILED
         }
+        _ if not_coordinator(state, req.group_id.0.as_str()) => NOT_COORDINATOR,
         None => error::UNKNOWN_MEMBER_ID,
         Some(g) => lock(&g).heartbeat(
             req.generation_id,
@@ -572,6 +608,9 @@ pub async fn handle_offset_commit(
     if !group_allowed(state, acl::op::READ, &group_id) {
         return all_error(GROUP_AUTHORIZATION_FAILED);
     }
+    if not_coordinator(state, &group_id) {
+        return all_error(NOT_COORDINATOR);
+    }
     if topics
         .iter()
         .any(|(name, _)| !super::allowed(state, acl::op::READ, acl::resource::TOPIC, name))
@@ -590,25 +629,35 @@ pub async fn handle_offset_commit(
             })
         }
     };
-    let mut grp = lock(&g);
-    let code = grp.validate_commit(generation, &member_id, instance.as_deref());
-    if code != error::NONE {
-        return all_error(code);
-    }
-    let items: Vec<CommitItem> = topics
-        .iter()
-        .flat_map(|(name, t)| {
-            t.partitions.iter().map(move |p| CommitItem {
-                topic: name.clone(),
-                partition: p.partition_index,
-                offset: p.committed_offset,
-                leader_epoch: p.committed_leader_epoch,
-                metadata: opt_str(&p.committed_metadata),
+    let codes = {
+        let mut grp = lock(&g);
+        let code = grp.validate_commit(generation, &member_id, instance.as_deref());
+        if code != error::NONE {
+            return all_error(code);
+        }
+        let items: Vec<CommitItem> = topics
+            .iter()
+            .flat_map(|(name, t)| {
+                t.partitions.iter().map(move |p| CommitItem {
+                    topic: name.clone(),
+                    partition: p.partition_index,
+                    offset: p.committed_offset,
+                    leader_epoch: p.committed_leader_epoch,
+                    metadata: opt_str(&p.committed_metadata),
+                })
             })
-        })
-        .collect();
-    let codes = state.groups.commit(&state.cluster, &mut grp, items);
-    drop(grp);
+            .collect();
+        state.groups.commit(&state.cluster, &mut grp, items)
+    };
+    // On a cluster a commit is acknowledged once the offsets partition's ISR has it, as
+    // Kafka writes offsets with acks=all.
+    let codes = match await_offsets_replicated(state, &group_id).await {
+        None => codes,
+        Some(c) => codes
+            .into_iter()
+            .map(|x| if x == error::NONE { c } else { x })
+            .collect(),
+    };
     let mut it = codes.into_iter();
     let mut resp = all_error(error::NONE);
     for t in resp.topics.iter_mut() {
@@ -1071,6 +1120,13 @@ pub async fn handle_consumer_heartbeat(
             resp,
             GROUP_AUTHORIZATION_FAILED,
             "Group authorization failed.".into(),
+        );
+    }
+    if not_coordinator(state, &group_id) {
+        return fail(
+            resp,
+            NOT_COORDINATOR,
+            format!("This broker is not the coordinator of group {group_id}."),
         );
     }
     if let Err(e) = state.groups.ensure_offsets_topic(&state.cluster) {

@@ -105,7 +105,7 @@ fn min_insync_replicas(state: &BrokerState, p: &Partition) -> i32 {
 /// at most `timeout_ms` (Kafka's DelayedProduce). Leadership lost while waiting is
 /// NOT_LEADER_OR_FOLLOWER; an ISR that shrank below min.insync.replicas meanwhile is
 /// NOT_ENOUGH_REPLICAS_AFTER_APPEND.
-async fn await_replication(
+pub(crate) async fn await_replication(
     rm: &crate::replica::ReplicaManager,
     p: &Partition,
     last: i64,

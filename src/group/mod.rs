@@ -128,28 +128,7 @@ impl GroupCoordinator {
         let started = Instant::now();
         let mut records = 0usize;
         for p in &topic.partitions {
-            replay_partition(p, |h, r| {
-                let Some(key) = r.key else { return };
-                let key = Bytes::copy_from_slice(key);
-                let value = r.value.map(Bytes::copy_from_slice);
-                if h.is_control() {
-                    let commit = key.len() >= 4 && i16::from_be_bytes([key[2], key[3]]) == 1;
-                    self.end_transaction(h.producer_id, commit);
-                    return;
-                }
-                let Some(e) = store::decode(&key, value.as_ref()) else {
-                    return;
-                };
-                records += 1;
-                if h.is_transactional() {
-                    lock(&self.pending_txn)
-                        .entry(h.producer_id)
-                        .or_default()
-                        .push(e);
-                } else {
-                    self.apply(e);
-                }
-            });
+            records += self.replay_offsets_partition(p);
         }
         let n = lock(&self.groups).len();
         if records > 0 {
@@ -158,6 +137,53 @@ impl GroupCoordinator {
                 started.elapsed().as_secs_f64() * 1000.0
             );
         }
+    }
+
+    /// This broker became the leader (so the coordinator) of one `__consumer_offsets`
+    /// partition: the groups placed there are rebuilt from the replicated log, replacing
+    /// whatever this broker remembered from an earlier term.
+    pub fn reload_partition(&self, p: &crate::log::Partition) {
+        let n = self.offsets_partitions;
+        lock(&self.groups).retain(|id, _| store::partition_for(id, n) != p.index);
+        let started = Instant::now();
+        let records = self.replay_offsets_partition(p);
+        tracing::info!(
+            "coordinator for {OFFSETS_TOPIC}-{}: loaded {records} record(s) in {:.1} ms",
+            p.index,
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+
+    /// Whether this broker coordinates the group (on a cluster: leads its offsets partition).
+    pub fn placed_here(&self, group: &str, leads: impl Fn(i32) -> bool) -> bool {
+        !self.replicated || leads(store::partition_for(group, self.offsets_partitions))
+    }
+
+    fn replay_offsets_partition(&self, p: &crate::log::Partition) -> usize {
+        let mut records = 0usize;
+        replay_partition(p, |h, r| {
+            let Some(key) = r.key else { return };
+            let key = Bytes::copy_from_slice(key);
+            let value = r.value.map(Bytes::copy_from_slice);
+            if h.is_control() {
+                let commit = key.len() >= 4 && i16::from_be_bytes([key[2], key[3]]) == 1;
+                self.end_transaction(h.producer_id, commit);
+                return;
+            }
+            let Some(e) = store::decode(&key, value.as_ref()) else {
+                return;
+            };
+            records += 1;
+            if h.is_transactional() {
+                lock(&self.pending_txn)
+                    .entry(h.producer_id)
+                    .or_default()
+                    .push(e);
+            } else {
+                self.apply(e);
+            }
+        });
+        records
     }
 
     /// A transaction touching the offsets topic ended: apply or drop its pending offsets.
@@ -559,9 +585,21 @@ pub fn replay_partition(
     mut f: impl FnMut(&crate::log::batch::BatchHeader, crate::log::records::RecordView<'_>),
 ) {
     let mut offset = p.log_start_offset();
-    let end = p.high_watermark();
+    // A replicated partition is read to its log end: a new leader came from the ISR, so its
+    // whole log is what the old leader acknowledged (its high watermark may still lag).
+    let replicated = p.is_replicated();
+    let end = if replicated {
+        p.log_end_offset()
+    } else {
+        p.high_watermark()
+    };
     while offset < end {
-        let Ok(read) = p.read(offset, 1 << 20, true) else {
+        let read = if replicated {
+            p.read_replica(offset, 1 << 20)
+        } else {
+            p.read(offset, 1 << 20, true)
+        };
+        let Ok(read) = read else {
             break;
         };
         if read.records.is_empty() {

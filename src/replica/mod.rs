@@ -219,6 +219,13 @@ impl ReplicaManager {
         Ok(())
     }
 
+    /// Whether this broker currently leads the partition.
+    pub fn leads(&self, topic: &str, index: i32) -> bool {
+        lock(&self.parts)
+            .get(&(topic.to_string(), index))
+            .is_some_and(|s| s.leader == self.node_id)
+    }
+
     /// The committed ISR size of a partition this broker leads (0 if it does not).
     pub fn isr_size(&self, topic: &str, index: i32) -> usize {
         lock(&self.parts)
@@ -251,6 +258,7 @@ impl ReplicaManager {
         *self.image.write().unwrap_or_else(|p| p.into_inner()) = image.clone();
         self.sync_topics(state, &image);
         let mut leaders_to_check = Vec::new();
+        let mut new_leaderships = Vec::new();
         let mut followed = HashSet::new();
         {
             let mut parts = lock(&self.parts);
@@ -270,6 +278,12 @@ impl ReplicaManager {
                     seen.insert(key.clone());
                     let prev = parts.get(&key).cloned();
                     let next = self.transition(&p, t.id, pi, prev.as_ref());
+                    let was_leader = prev.as_ref().is_some_and(|s| {
+                        s.leader == self.node_id && s.leader_epoch == next.leader_epoch
+                    });
+                    if next.leader == self.node_id && !was_leader {
+                        new_leaderships.push(p.clone());
+                    }
                     if next.leader == self.node_id {
                         leaders_to_check.push((key.clone(), p.clone()));
                     } else if next.leader >= 0 {
@@ -282,6 +296,13 @@ impl ReplicaManager {
         }
         for ((topic, idx), p) in leaders_to_check {
             self.refresh_leader(&topic, idx, &p);
+        }
+        // The group coordinator of a newly led offsets partition rebuilds its groups from the
+        // replicated log before it answers for them.
+        for p in new_leaderships {
+            if p.topic == crate::group::store::OFFSETS_TOPIC {
+                state.groups.reload_partition(&p);
+            }
         }
         for leader in followed {
             self.ensure_fetcher(state, leader);
