@@ -34,6 +34,7 @@ fn create(bootstrap: &str, topic: NewTopic<'_>) {
 
 /// Sends `values` to partition 0 (in order, pipelined); returns each delivery's offset or
 /// error, in send order.
+#[allow(clippy::result_large_err)]
 fn send(bootstrap: &str, topic: &str, acks: &str, values: &[String]) -> Vec<Result<i64, String>> {
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
