@@ -249,6 +249,14 @@ campaign() { # campaign SEED -> 0 pass, 1 fail
     log "campaign seed $s: $nodes node(s), nemesis $nemesis every ${interval}s, ${duration}s, flush=$flush${txn:+, transactions}${positive:+, POSITIVE CONTROL}"
     for n in $(seq "$nodes"); do write_config "$n"; done
     for n in $(seq "$nodes"); do start_node "$n" || return 1; done
+    # A cluster is usable once every broker has registered (Kafka's tools wait the same way).
+    local tries=0
+    until [ "$("$WEIR" cluster info --bootstrap-server "$bootstrap" --output json 2>/dev/null \
+            | grep -o '"id":' | wc -l)" -ge "$nodes" ]; do
+        tries=$((tries + 1))
+        [ "$tries" -lt 150 ] || { log "brokers did not all register"; return 1; }
+        sleep 0.2
+    done
 
     local topic_cfg=()
     [ -n "$positive" ] && topic_cfg=(--config min.insync.replicas=1 --config unclean.leader.election.enable=true)
