@@ -324,7 +324,7 @@ campaign() { # campaign SEED -> 0 pass, 1 fail
 status=0
 summary=()
 for s in $(seq "$seed" $(( seed + seeds - 1 ))); do
-    if campaign "$s"; then summary+=("seed $s: PASS"); else summary+=("seed $s: FAIL"); status=1; fi
+    if campaign "$s"; then summary+=("seed $s: PASS"); else summary+=("seed $s: FAIL"); status=1; stop_all; fi
 done
 dir=$run_dir
 printf '%s\n' "${summary[@]}" | tee "$run_dir/summary.txt"

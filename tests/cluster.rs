@@ -236,6 +236,33 @@ fn min_insync_replicas_refuses_acks_all_when_the_isr_is_too_small() {
         },
     );
     let boot = c.bootstrap();
+    // Kafka's tools see it: the partition is under-replicated, brokers 2 and 3 fenced.
+    let weir = |args: &[&str]| -> String {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+            .args(args)
+            .args(["--bootstrap-server", &boot])
+            .output()
+            .expect("weir");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let under = weir(&["topic", "describe", "--under-replicated-partitions"]);
+    assert!(under.contains("minisr"), "{under}");
+    let info: serde_json::Value =
+        serde_json::from_str(&weir(&["cluster", "info", "--output", "json"])).expect("json");
+    assert_eq!(info["under_replicated_partitions"][0], "minisr-0", "{info}");
+    let fenced: Vec<i64> = info["brokers"]
+        .as_array()
+        .expect("brokers")
+        .iter()
+        .filter(|b| b["fenced"] == true)
+        .filter_map(|b| b["id"].as_i64())
+        .collect();
+    assert_eq!(fenced, vec![2, 3], "{info}");
     let refused = send(&boot, "minisr", "all", &["refused".to_string()]);
     match &refused[0] {
         Err(e) => assert!(

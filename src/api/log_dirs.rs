@@ -26,16 +26,46 @@ pub async fn handle_describe_cluster(
     resp.endpoint_type = req.endpoint_type;
     resp.cluster_id = str(state.cluster.cluster_id.clone());
     resp.controller_id = BrokerId(state.cluster.node_id);
-    resp.brokers = super::metadata::advertised_for_request(state)
-        .into_iter()
-        .map(|l| {
-            let mut b = DescribeClusterBroker::default();
-            b.broker_id = BrokerId(state.cluster.node_id);
-            b.host = str(l.host.clone());
-            b.port = l.port as i32;
-            b
-        })
-        .collect();
+    if let Some(rm) = &state.replicas {
+        // Every registered broker (fenced ones too when asked, v2), at the endpoint of the
+        // listener this request came in on.
+        let listener = super::metadata::advertised_for_request(state)
+            .map(|l| l.name.clone())
+            .unwrap_or_default();
+        let img = rm.image();
+        resp.brokers = img
+            .brokers
+            .values()
+            .filter(|b| req.include_fenced_brokers || !b.fenced)
+            .filter_map(|b| {
+                let e = b
+                    .endpoints
+                    .iter()
+                    .find(|e| e.name == listener)
+                    .or_else(|| b.endpoints.first())?;
+                let mut d = DescribeClusterBroker::default();
+                d.broker_id = BrokerId(b.id);
+                d.host = str(e.host.clone());
+                d.port = e.port as i32;
+                d.rack = b.rack.clone().map(str);
+                d.is_fenced = b.fenced;
+                Some(d)
+            })
+            .collect();
+        let live: Vec<i32> = img.live_brokers().map(|b| b.id).collect();
+        resp.controller_id = BrokerId(super::metadata::controller_for_clients(rm, &live));
+    } else {
+        resp.brokers = super::metadata::advertised_for_request(state)
+            .into_iter()
+            .map(|l| {
+                let mut b = DescribeClusterBroker::default();
+                b.broker_id = BrokerId(state.cluster.node_id);
+                b.host = str(l.host.clone());
+                b.port = l.port as i32;
+                b
+            })
+            .collect();
+    }
     resp.cluster_authorized_operations = if req.include_cluster_authorized_operations {
         super::authorized_ops(
             state,

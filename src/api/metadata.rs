@@ -148,6 +148,17 @@ fn topic_entry(state: &BrokerState, t: &Topic, ops: i32) -> MetadataResponseTopi
     mt
 }
 
+/// The controller id clients are told: they cannot reach a KRaft controller, so, like Kafka, a
+/// live broker (the active controller when it is one); admin requests sent to it are forwarded.
+pub fn controller_for_clients(rm: &crate::replica::ReplicaManager, live: &[i32]) -> i32 {
+    let c = rm.controller_id();
+    if live.contains(&c) {
+        c
+    } else {
+        live.first().copied().unwrap_or(-1)
+    }
+}
+
 /// On a cluster, a local topic counts only once the metadata has it (under the same id).
 fn in_cluster_metadata(state: &BrokerState, t: &Topic) -> bool {
     state
@@ -323,16 +334,9 @@ pub async fn handle(state: &BrokerState, req: MetadataRequest, version: i16) -> 
     resp.brokers = broker_entries(state);
     resp.cluster_id = Some(str(state.cluster.cluster_id.clone()));
     resp.controller_id = BrokerId(match &state.replicas {
-        // Clients cannot reach a KRaft controller; like Kafka, name a live broker (the
-        // active controller when it is one) for admin requests, which are forwarded.
         Some(rm) => {
             let live: Vec<i32> = resp.brokers.iter().map(|b| b.node_id.0).collect();
-            let c = rm.controller_id();
-            if live.contains(&c) {
-                c
-            } else {
-                live.first().copied().unwrap_or(-1)
-            }
+            controller_for_clients(rm, &live)
         }
         None => state.cluster.node_id,
     });

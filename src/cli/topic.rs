@@ -63,6 +63,12 @@ pub enum TopicCmd {
     Describe {
         /// Topics to describe (all non-internal topics if none).
         names: Vec<String>,
+        /// Only partitions whose ISR is smaller than their replica set.
+        #[arg(long)]
+        under_replicated_partitions: bool,
+        /// Only partitions without a leader.
+        #[arg(long)]
+        unavailable_partitions: bool,
     },
     /// Add partitions or change configs.
     Alter {
@@ -106,7 +112,17 @@ pub async fn run(args: TopicArgs) -> CliResult {
         }
         TopicCmd::Delete { names, if_exists } => delete(&args.common, fmt, &names, if_exists).await,
         TopicCmd::List { internal } => list(&args.common, fmt, internal).await,
-        TopicCmd::Describe { names } => describe(&args.common, fmt, &names).await,
+        TopicCmd::Describe {
+            names,
+            under_replicated_partitions,
+            unavailable_partitions,
+        } => {
+            let only = PartitionFilter {
+                under_replicated: under_replicated_partitions,
+                unavailable: unavailable_partitions,
+            };
+            describe(&args.common, fmt, &names, only).await
+        }
         TopicCmd::Alter {
             name,
             partitions,
@@ -333,7 +349,34 @@ struct DescribedTopic {
     partitions: Vec<DescribedPartition>,
 }
 
-async fn describe(common: &Common, fmt: OutputFormat, names: &[String]) -> CliResult {
+/// kafka-topics.sh's partition filters: with either set, only matching partitions are shown
+/// (and topics without any are left out).
+#[derive(Clone, Copy, Default)]
+struct PartitionFilter {
+    under_replicated: bool,
+    unavailable: bool,
+}
+
+impl PartitionFilter {
+    fn active(self) -> bool {
+        self.under_replicated || self.unavailable
+    }
+
+    fn keeps(self, p: &crate::client::PartitionInfo) -> bool {
+        if !self.active() {
+            return true;
+        }
+        (self.unavailable && p.leader < 0)
+            || (self.under_replicated && p.leader >= 0 && p.isr.len() < p.replicas.len())
+    }
+}
+
+async fn describe(
+    common: &Common,
+    fmt: OutputFormat,
+    names: &[String],
+    only: PartitionFilter,
+) -> CliResult {
     let mut client = connect(common).await?;
     let topics = if names.is_empty() {
         client
@@ -346,7 +389,11 @@ async fn describe(common: &Common, fmt: OutputFormat, names: &[String]) -> CliRe
         client.topics(Some(names)).await?
     };
     let mut described = Vec::new();
-    for t in topics {
+    for mut t in topics {
+        t.partitions.retain(|p| only.keeps(p));
+        if only.active() && t.partitions.is_empty() {
+            continue;
+        }
         // Configs set on the topic itself (source DYNAMIC_TOPIC_CONFIG), as kafka-topics shows.
         let configs = match describe_configs(&mut client, ResourceType::Topic, &t.name, false).await
         {

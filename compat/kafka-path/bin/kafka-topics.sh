@@ -2,12 +2,14 @@
 # kafka-topics.sh for Weir: translates Kafka's flags into `weir topic ...`.
 # Supports --create, --delete, --list, --describe, --alter with --topic, --partitions,
 # --replication-factor, --config k=v, --delete-config k, --if-not-exists, --if-exists,
-# --exclude-internal, --bootstrap-server, --command-config.
+# --exclude-internal, --under-replicated-partitions, --unavailable-partitions,
+# --bootstrap-server, --command-config.
 set -euo pipefail
 # shellcheck source=weir-shim-common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/weir-shim-common.sh"
 
 action="" topics=() common=() extra=() configs=() delete_configs=()
+describe_filters=()
 partitions="" rf="" if_not_exists=0 if_exists=0 exclude_internal=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -29,7 +31,9 @@ while [[ $# -gt 0 ]]; do
         --exclude-internal) exclude_internal=1; shift ;;
         --help|-h) echo "kafka-topics.sh (weir shim): --create|--delete|--list|--describe|--alter --bootstrap-server HOST:PORT --topic T [--partitions N] [--replication-factor N] [--config k=v]..."; exit 0 ;;
         --version) "$WEIR" --version; exit 0 ;;
-        --topic-id|--replica-assignment|--at-min-isr-partitions|--under-replicated-partitions|--under-min-isr-partitions|--unavailable-partitions|--topics-with-overrides)
+        --under-replicated-partitions) describe_filters+=(--under-replicated-partitions); shift ;;
+        --unavailable-partitions) describe_filters+=(--unavailable-partitions); shift ;;
+        --topic-id|--replica-assignment|--at-min-isr-partitions|--under-min-isr-partitions|--topics-with-overrides)
             weir_shim_usage_error "$1 is not supported by the weir shim" ;;
         *) weir_shim_usage_error "unknown option $1" ;;
     esac
@@ -54,7 +58,7 @@ case "$action" in
         exec "$WEIR" topic list ${extra[@]+"${extra[@]}"} ${common[@]+"${common[@]}"}
         ;;
     describe)
-        exec "$WEIR" topic describe ${topics[@]+"${topics[@]}"} ${common[@]+"${common[@]}"}
+        exec "$WEIR" topic describe ${topics[@]+"${topics[@]}"} ${describe_filters[@]+"${describe_filters[@]}"} ${common[@]+"${common[@]}"}
         ;;
     alter)
         [[ ${#topics[@]} -eq 1 ]] || weir_shim_usage_error "--alter needs one --topic"
