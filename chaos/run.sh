@@ -249,10 +249,10 @@ campaign() { # campaign SEED -> 0 pass, 1 fail
     log "campaign seed $s: $nodes node(s), nemesis $nemesis every ${interval}s, ${duration}s, flush=$flush${txn:+, transactions}${positive:+, POSITIVE CONTROL}"
     for n in $(seq "$nodes"); do write_config "$n"; done
     for n in $(seq "$nodes"); do start_node "$n" || return 1; done
-    # A cluster is usable once every broker has registered (Kafka's tools wait the same way).
+    # A cluster is usable once every broker has registered and is unfenced.
     local tries=0
     until [ "$("$WEIR" cluster info --bootstrap-server "$bootstrap" --output json 2>/dev/null \
-            | grep -o '"id":' | wc -l)" -ge "$nodes" ]; do
+            | grep -o '"fenced": *false' | wc -l)" -ge "$nodes" ]; do
         tries=$((tries + 1))
         [ "$tries" -lt 150 ] || { log "brokers did not all register"; return 1; }
         sleep 0.2

@@ -365,6 +365,42 @@ pub async fn handle(state: &BrokerState, req: FetchRequest, version: i16) -> Fet
             .push(s.data);
     }
     let mut resp = FetchResponse::default();
+    // KIP-951: partitions this broker no longer leads name their leader, and the response
+    // carries its address.
+    let mut hinted = std::collections::BTreeSet::new();
+    if let Some(rm) = &state.replicas {
+        for parts in topics.iter_mut() {
+            let name = parts.0 .0.clone();
+            for d in parts.1.iter_mut() {
+                if !matches!(d.error_code, 6 | 74) {
+                    continue;
+                }
+                if let Some(l) = rm
+                    .leadership(&name, d.partition_index)
+                    .filter(|l| l.leader >= 0)
+                {
+                    d.current_leader.leader_id = BrokerId(l.leader);
+                    d.current_leader.leader_epoch = l.leader_epoch;
+                    hinted.insert(l.leader);
+                }
+            }
+        }
+        let listener = super::metadata::advertised_for_request(state)
+            .map(|l| l.name.clone())
+            .unwrap_or_default();
+        resp.node_endpoints = hinted
+            .into_iter()
+            .filter_map(|b| {
+                let (host, port, rack) = rm.endpoint_of(b, &listener)?;
+                let mut e = kafka_protocol::messages::fetch_response::NodeEndpoint::default();
+                e.node_id = BrokerId(b);
+                e.host = super::str(host);
+                e.port = port as i32;
+                e.rack = rack.map(super::str);
+                Some(e)
+            })
+            .collect();
+    }
     resp.error_code = code::NONE;
     resp.session_id = session_id;
     resp.responses = topics

@@ -2,9 +2,9 @@
 //! satisfied as soon as the local append is).
 
 use kafka_protocol::messages::produce_response::{
-    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+    BatchIndexAndErrorMessage, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
 };
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::messages::{BrokerId, ProduceRequest, ProduceResponse};
 
 use crate::broker::BrokerState;
 use crate::log::batch::{BatchError, BatchHeader};
@@ -148,6 +148,7 @@ pub async fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> P
         .as_ref()
         .is_some_and(|t| !super::allowed(state, op::WRITE, resource::TRANSACTIONAL_ID, t));
     let mut responses = Vec::with_capacity(req.topic_data.len());
+    let mut hinted = std::collections::BTreeSet::new();
     for td in req.topic_data {
         let topic = if td.topic_id.is_nil() {
             state.cluster.topic(td.name.0.as_str())
@@ -204,7 +205,14 @@ pub async fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> P
             };
             if let Some(rm) = &state.replicas {
                 if let Err(c) = rm.check_leader(&p.topic, p.index, -1) {
-                    parts.push(partition_error(pd.index, c, None));
+                    let mut r = partition_error(pd.index, c, None);
+                    // KIP-951: name the leader so the client need not refresh metadata.
+                    if let Some(l) = rm.leadership(&p.topic, p.index).filter(|l| l.leader >= 0) {
+                        r.current_leader.leader_id = BrokerId(l.leader);
+                        r.current_leader.leader_epoch = l.leader_epoch;
+                        hinted.insert(l.leader);
+                    }
+                    parts.push(r);
                     continue;
                 }
                 if req.acks == -1 {
@@ -299,5 +307,22 @@ pub async fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> P
     }
     let mut resp = ProduceResponse::default();
     resp.responses = responses;
+    if let Some(rm) = &state.replicas {
+        let listener = super::metadata::advertised_for_request(state)
+            .map(|l| l.name.clone())
+            .unwrap_or_default();
+        resp.node_endpoints = hinted
+            .into_iter()
+            .filter_map(|b| {
+                let (host, port, rack) = rm.endpoint_of(b, &listener)?;
+                let mut e = NodeEndpoint::default();
+                e.node_id = BrokerId(b);
+                e.host = str(host);
+                e.port = port as i32;
+                e.rack = rack.map(str);
+                Some(e)
+            })
+            .collect();
+    }
     resp
 }

@@ -938,14 +938,15 @@ impl Partition {
             let hw = self.high_watermark();
             let lso = log.last_stable_offset(hw);
             let start = log.log_start_offset;
-            let bound = if replica { log.next_offset() } else { hw };
+            let end = log.next_offset();
+            let bound = if replica { end } else { hw };
             let upper = if committed { lso } else { bound };
-            if offset < start || offset > bound {
-                return Err(LogError::OffsetOutOfRange {
-                    offset,
-                    start,
-                    end: bound,
-                });
+            // Out of range is judged against the log end, as Kafka's UnifiedLog.read does: an
+            // offset between the high watermark and the log end (a new leader whose high
+            // watermark has not caught up yet, or an append in flight) reads as empty, so a
+            // consumer at a committed position never resets.
+            if offset < start || offset > end {
+                return Err(LogError::OffsetOutOfRange { offset, start, end });
             }
             if offset >= upper {
                 return Ok(ReadInfo {

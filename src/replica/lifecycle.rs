@@ -107,6 +107,9 @@ async fn heartbeats(
         match peer.call(Duration::ZERO, move |_| req).await {
             Ok(r) if r.error_code == 0 => {
                 rm.broker_epoch.store(r.broker_epoch, Ordering::SeqCst);
+                // The metadata fetcher may already hold the registration record.
+                let img = (*rm.image()).clone();
+                rm.publish(&state, img);
                 tracing::info!(
                     "registered with the controller at {} as broker {} (epoch {})",
                     peer.addr(),

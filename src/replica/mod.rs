@@ -219,6 +219,23 @@ impl ReplicaManager {
         Ok(())
     }
 
+    /// A broker's (host, port, rack) on the named listener (else its first), for KIP-951
+    /// leader hints in NOT_LEADER_OR_FOLLOWER answers.
+    pub fn endpoint_of(
+        &self,
+        broker: i32,
+        listener: &str,
+    ) -> Option<(String, u16, Option<String>)> {
+        let img = self.image();
+        let b = img.brokers.get(&broker).filter(|b| !b.fenced)?;
+        let e = b
+            .endpoints
+            .iter()
+            .find(|e| e.name == listener)
+            .or_else(|| b.endpoints.first())?;
+        Some((e.host.clone(), e.port, b.rack.clone()))
+    }
+
     /// Whether this broker currently leads the partition.
     pub fn leads(&self, topic: &str, index: i32) -> bool {
         lock(&self.parts)
@@ -257,6 +274,19 @@ impl ReplicaManager {
         let image = Arc::new(image);
         *self.image.write().unwrap_or_else(|p| p.into_inner()) = image.clone();
         self.sync_topics(state, &image);
+        // Roles wait until the image holds this process's own registration (Kafka's initial
+        // catch-up): before that it may be an image from before a crash, in which this broker
+        // still leads partitions the controller has since moved.
+        let epoch = self.broker_epoch.load(Ordering::SeqCst);
+        let registered = epoch >= 0
+            && image
+                .brokers
+                .get(&self.node_id)
+                .is_some_and(|b| b.epoch == epoch);
+        if !registered {
+            self.applied.send_replace(offset);
+            return;
+        }
         let mut leaders_to_check = Vec::new();
         let mut new_leaderships = Vec::new();
         let mut followed = HashSet::new();
