@@ -130,7 +130,10 @@ fn writes(ops: &[Op]) -> HashMap<u64, Write> {
                     Write {
                         outcome: op.outcome,
                         p: s.p,
-                        offset: s.offset,
+                        // librdkafka acknowledges an idempotent send it could only infer was
+                        // persisted (a later batch of the same producer succeeded) with the
+                        // invalid offset -1001: delivered, position unknown.
+                        offset: s.offset.filter(|o| *o >= 0),
                         process: op.process,
                         invoke_ns: op.invoke_ns,
                     },
@@ -398,6 +401,21 @@ pub fn recovery(
 mod tests {
     use super::*;
     use crate::history::{Read, Sent};
+
+    #[test]
+    fn an_acknowledged_send_without_an_offset_is_not_a_second_position() {
+        let ops = vec![
+            send(1, 1, 0, 5, Some(0), Outcome::Ok),
+            send(1, 2, 0, 6, Some(-1001), Outcome::Ok),
+            send(1, 3, 0, 7, Some(2), Outcome::Ok),
+            final_read(0, 3, &[(0, 5), (1, 6), (2, 7)]),
+            end(),
+        ];
+        let r = check(&ops);
+        assert_eq!(r.count(Kind::Duplicate), 0);
+        assert_eq!(r.count(Kind::NonmonotonicSend), 0);
+        assert_eq!(r.count(Kind::LostWrite), 0);
+    }
 
     fn send(process: u64, t: u64, p: i32, value: u64, offset: Option<i64>, outcome: Outcome) -> Op {
         let mut op = Op::new(process, F::Send, outcome, t);

@@ -198,7 +198,7 @@ impl Broker {
             Some(k) => Some(Arc::new(
                 crate::controller::service::ControllerService::open(
                     &config.log_dir,
-                    controller_config(&config, k, &cluster.cluster_id),
+                    controller_config(&config, k, &cluster.cluster_id()),
                 )
                 .map_err(|e| StartError::Storage(TopicError::Storage(e)))?,
             )),
@@ -225,6 +225,9 @@ impl Broker {
             replicas,
             controller,
         });
+        if let Some(c) = &state.controller {
+            c.import_local_topics(&state.cluster, state.cluster.node_id);
+        }
         if let Some(rm) = &state.replicas {
             rm.prepare_local_logs(&state);
         }
@@ -306,7 +309,7 @@ impl Broker {
             adv.join(","),
             data_dir.display(),
             state.cluster.node_id,
-            state.cluster.cluster_id,
+            state.cluster.cluster_id(),
         );
         if let Some(a) = metrics_addr {
             tracing::info!("metrics on http://{a}/metrics");
@@ -442,6 +445,11 @@ impl BrokerHandle {
     /// Stops accepting, lets in-flight requests finish, flushes every log and returns.
     pub async fn shutdown(self) {
         tracing::info!("shutting down");
+        if let Some(rm) = &self.state.replicas {
+            // Leadership moves while the listeners still answer, so clients are redirected
+            // rather than cut off (Kafka's controlled shutdown).
+            rm.controlled_shutdown(Duration::from_secs(6)).await;
+        }
         let _ = self.shutdown.send(true);
         for t in self.tasks {
             let _ = t.await;

@@ -390,3 +390,65 @@ fn committed_offsets_survive_the_group_coordinator_crashing() {
     assert!(by_part.contains(&(0, Offset::Offset(42))), "{by_part:?}");
     assert!(by_part.contains(&(1, Offset::Offset(7))), "{by_part:?}");
 }
+
+#[test]
+fn topic_admin_from_any_broker_reaches_every_broker() {
+    let c = TestCluster::start(3, &[]);
+    // Each request goes to one broker only, not the controller (node 1).
+    let node3 = format!("127.0.0.1:{}", c.nodes[2].port);
+    create(&node3, NewTopic::new("adm", 2, TopicReplication::Fixed(3)));
+    // A topic config change through node 3 is applied by the leader of every partition.
+    let admin3 = admin(&node3);
+    let mut alter =
+        rdkafka::admin::AlterConfig::new(rdkafka::admin::ResourceSpecifier::Topic("adm"));
+    alter = alter.set("retention.ms", "12345");
+    let res = futures::executor::block_on(admin3.alter_configs([&alter], &AdminOptions::new()))
+        .expect("alter_configs");
+    for r in res {
+        r.expect("altered");
+    }
+    wait_until(
+        Duration::from_secs(10),
+        "the config on every broker",
+        || {
+            (0..3).all(|i| {
+                c.handle(i)
+                    .state()
+                    .cluster
+                    .partition("adm", 0)
+                    .is_some_and(|p| p.config().retention_ms == 12345)
+            })
+        },
+    );
+    // DeleteTopics (librdkafka sends v1, names only) through node 2.
+    let node2 = format!("127.0.0.1:{}", c.nodes[1].port);
+    let res =
+        futures::executor::block_on(admin(&node2).delete_topics(&["adm"], &AdminOptions::new()))
+            .expect("delete_topics");
+    for r in res {
+        r.expect("deleted");
+    }
+    wait_until(Duration::from_secs(10), "deletion on every broker", || {
+        (0..3).all(|i| c.handle(i).state().cluster.topic("adm").is_none())
+    });
+}
+
+#[test]
+fn a_single_node_data_directory_becomes_node_one_of_a_cluster() {
+    let mut single = common::TestBroker::start();
+    let boot = single.bootstrap();
+    create(
+        &boot,
+        NewTopic::new("legacy", 1, TopicReplication::Fixed(1)),
+    );
+    produce(&boot, "legacy", "all", &values("old", 50));
+    single.stop();
+    let dir = std::mem::replace(&mut single.dir, tempfile::tempdir().expect("tempdir"));
+    let c = TestCluster::start_on(3, &[], Some(dir));
+    let boot = c.bootstrap();
+    let got = read_all(&boot, "legacy", 50);
+    let got_values: Vec<String> = got.iter().map(|(_, v)| v.clone()).collect();
+    assert_eq!(got_values, values("old", 50), "nothing stored is lost");
+    produce(&boot, "legacy", "all", &values("new", 5));
+    assert_eq!(read_all(&boot, "legacy", 55).len(), 55);
+}

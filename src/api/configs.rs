@@ -346,6 +346,28 @@ pub async fn handle_alter(
     _version: i16,
 ) -> kafka_protocol::messages::AlterConfigsResponse {
     use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
+    if let Some(rm) = state
+        .replicas
+        .as_ref()
+        .filter(|_| req.resources.iter().all(|r| r.resource_type == TOPIC))
+    {
+        let validate_only = req.validate_only;
+        let names: Vec<(i8, String)> = req
+            .resources
+            .iter()
+            .map(|r| (r.resource_type, r.resource_name.to_string()))
+            .collect();
+        return forward_config_change(rm, req, validate_only, |r| {
+            r.responses.iter().any(|x| x.error_code == 0)
+        })
+        .await
+        .unwrap_or_else(|| {
+            // The controller did not answer: every resource times out, as Kafka reports it.
+            let mut resp = Default::default();
+            fill_timeouts(&mut resp, &names);
+            resp
+        });
+    }
     let mut resp = kafka_protocol::messages::AlterConfigsResponse::default();
     for res in req.resources {
         let change = Change::Replace(
@@ -382,6 +404,28 @@ pub async fn handle_incremental_alter(
     _version: i16,
 ) -> kafka_protocol::messages::IncrementalAlterConfigsResponse {
     use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
+    if let Some(rm) = state
+        .replicas
+        .as_ref()
+        .filter(|_| req.resources.iter().all(|r| r.resource_type == TOPIC))
+    {
+        let validate_only = req.validate_only;
+        let names: Vec<(i8, String)> = req
+            .resources
+            .iter()
+            .map(|r| (r.resource_type, r.resource_name.to_string()))
+            .collect();
+        return forward_config_change(rm, req, validate_only, |r| {
+            r.responses.iter().any(|x| x.error_code == 0)
+        })
+        .await
+        .unwrap_or_else(|| {
+            // The controller did not answer: every resource times out, as Kafka reports it.
+            let mut resp = Default::default();
+            fill_timeouts(&mut resp, &names);
+            resp
+        });
+    }
     let mut resp = kafka_protocol::messages::IncrementalAlterConfigsResponse::default();
     for res in req.resources {
         let change = Change::Incremental(
@@ -411,4 +455,64 @@ pub async fn handle_incremental_alter(
         resp.responses.push(r);
     }
     resp
+}
+
+/// Topic config changes on a cluster are decided by the controller (Config records), so every
+/// broker applies the same settings; the answer waits until this broker's metadata has moved
+/// past the change.
+async fn forward_config_change<R>(
+    rm: &crate::replica::ReplicaManager,
+    req: R,
+    validate_only: bool,
+    changed: impl Fn(&R::Response) -> bool,
+) -> Option<R::Response>
+where
+    R: kafka_protocol::protocol::Request + Send + 'static,
+{
+    let before = rm.applied_offset();
+    match super::controller::forward(rm, req).await {
+        Ok(resp) => {
+            if !validate_only && changed(&resp) {
+                super::controller::await_metadata(rm, |img| img.offset > before).await;
+            }
+            Some(resp)
+        }
+        Err(e) => {
+            tracing::warn!("config change: the controller is unreachable ({e})");
+            None
+        }
+    }
+}
+
+/// REQUEST_TIMED_OUT for every resource of a config change the controller did not answer.
+trait TimeoutFill {
+    fn push_timeout(&mut self, resource_type: i8, name: &str);
+}
+
+impl TimeoutFill for kafka_protocol::messages::AlterConfigsResponse {
+    fn push_timeout(&mut self, resource_type: i8, name: &str) {
+        let mut r =
+            kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse::default(
+            );
+        r.error_code = 7;
+        r.resource_type = resource_type;
+        r.resource_name = str(name.to_string());
+        self.responses.push(r);
+    }
+}
+
+impl TimeoutFill for kafka_protocol::messages::IncrementalAlterConfigsResponse {
+    fn push_timeout(&mut self, resource_type: i8, name: &str) {
+        let mut r = kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse::default();
+        r.error_code = 7;
+        r.resource_type = resource_type;
+        r.resource_name = str(name.to_string());
+        self.responses.push(r);
+    }
+}
+
+fn fill_timeouts(resp: &mut impl TimeoutFill, names: &[(i8, String)]) {
+    for (t, n) in names {
+        resp.push_timeout(*t, n);
+    }
 }

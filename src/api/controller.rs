@@ -42,6 +42,8 @@ pub fn serves(api: ApiKey) -> bool {
             | ApiKey::CreateTopics
             | ApiKey::DeleteTopics
             | ApiKey::CreatePartitions
+            | ApiKey::AlterConfigs
+            | ApiKey::IncrementalAlterConfigs
             | ApiKey::Fetch
             | ApiKey::ApiVersions
             | ApiKey::DescribeCluster
@@ -133,6 +135,20 @@ pub async fn dispatch(state: &BrokerState, frame: Frame) -> Result<Option<Bytes>
             let req: CreatePartitionsRequest = decode_body(&frame)?;
             let resp = ctl
                 .run(|c, _| c.create_partitions(&req, now))
+                .unwrap_or_default();
+            reply(&frame, &resp)
+        }
+        ApiKey::IncrementalAlterConfigs => {
+            let req: IncrementalAlterConfigsRequest = decode_body(&frame)?;
+            let resp = ctl
+                .run(|c, _| c.incremental_alter_configs(&req, now))
+                .unwrap_or_default();
+            reply(&frame, &resp)
+        }
+        ApiKey::AlterConfigs => {
+            let req: AlterConfigsRequest = decode_body(&frame)?;
+            let resp = ctl
+                .run(|c, _| c.alter_configs(&req, now))
                 .unwrap_or_default();
             reply(&frame, &resp)
         }
@@ -260,5 +276,5 @@ pub async fn await_metadata(
 
 /// The cluster id a controller names its cluster by, for DescribeCluster on its listener.
 pub fn cluster_id(state: &BrokerState) -> kafka_protocol::protocol::StrBytes {
-    str(state.cluster.cluster_id.clone())
+    str(state.cluster.cluster_id())
 }

@@ -24,7 +24,7 @@ pub async fn handle_describe_cluster(
     let mut resp = DescribeClusterResponse::default();
     resp.error_code = code::NONE;
     resp.endpoint_type = req.endpoint_type;
-    resp.cluster_id = str(state.cluster.cluster_id.clone());
+    resp.cluster_id = str(state.cluster.cluster_id());
     resp.controller_id = BrokerId(state.cluster.node_id);
     if let Some(rm) = &state.replicas {
         // Every registered broker (fenced ones too when asked, v2), at the endpoint of the

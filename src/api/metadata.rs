@@ -332,7 +332,7 @@ pub async fn handle(state: &BrokerState, req: MetadataRequest, version: i16) -> 
     }
     let mut resp = MetadataResponse::default();
     resp.brokers = broker_entries(state);
-    resp.cluster_id = Some(str(state.cluster.cluster_id.clone()));
+    resp.cluster_id = Some(str(state.cluster.cluster_id()));
     resp.controller_id = BrokerId(match &state.replicas {
         Some(rm) => {
             let live: Vec<i32> = resp.brokers.iter().map(|b| b.node_id.0).collect();

@@ -438,8 +438,22 @@ async fn forward_create(
 
 async fn forward_delete(
     rm: &crate::replica::ReplicaManager,
-    req: DeleteTopicsRequest,
+    mut req: DeleteTopicsRequest,
 ) -> DeleteTopicsResponse {
+    // The controller is asked at the newest version both speak (v6: `topics`); a client's
+    // v0-v5 request names its topics in `topic_names`.
+    if req.topics.is_empty() {
+        req.topics = req
+            .topic_names
+            .iter()
+            .map(|n| {
+                let mut t =
+                    kafka_protocol::messages::delete_topics_request::DeleteTopicState::default();
+                t.name = Some(n.clone());
+                t
+            })
+            .collect();
+    }
     match super::controller::forward(rm, req).await {
         Ok(resp) => {
             let gone: Vec<String> = resp

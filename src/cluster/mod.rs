@@ -127,7 +127,10 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
 }
 
 pub struct Cluster {
-    pub cluster_id: String,
+    cluster_id: RwLock<String>,
+    /// Whether nobody chose this cluster id (no `cluster.id`, none in `meta.properties` other
+    /// than the one derived from the voters): a broker then takes its controller's id.
+    cluster_id_adoptable: bool,
     pub node_id: i32,
     data_dir: PathBuf,
     broker_props: BTreeMap<String, String>,
@@ -175,11 +178,17 @@ impl Cluster {
         fs::create_dir_all(&dir).map_err(|e| io_msg(&dir, e))?;
         let dir_lock = lock_dir(&dir)?;
         let meta = read_meta_properties(&dir);
+        let derived = config.kraft.as_ref().map(derived_cluster_id);
+        let cluster_id_adoptable = config.cluster_id.is_none()
+            && derived.is_some()
+            && meta
+                .get("cluster.id")
+                .is_none_or(|m| Some(m) == derived.as_ref());
         let cluster_id = config
             .cluster_id
             .clone()
             .or_else(|| meta.get("cluster.id").cloned())
-            .or_else(|| config.kraft.as_ref().map(derived_cluster_id))
+            .or(derived)
             .unwrap_or_else(|| {
                 use base64_url::encode_uuid;
                 encode_uuid(&Uuid::new_v4())
@@ -205,7 +214,8 @@ impl Cluster {
             );
         }
         let cluster = Cluster {
-            cluster_id,
+            cluster_id: RwLock::new(cluster_id),
+            cluster_id_adoptable,
             node_id: config.node_id,
             data_dir: dir,
             broker_props: config.props.clone(),
@@ -223,6 +233,30 @@ impl Cluster {
             }
         }
         Ok(cluster)
+    }
+
+    pub fn cluster_id(&self) -> String {
+        self.cluster_id
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn cluster_id_adoptable(&self) -> bool {
+        self.cluster_id_adoptable
+    }
+
+    /// Takes the controller's cluster id (see `cluster_id_adoptable`) and records it in
+    /// `meta.properties`.
+    pub fn adopt_cluster_id(&self, id: &str) -> Result<(), TopicError> {
+        let text = format!(
+            "#\n#Written by weir\nversion=1\ncluster.id={id}\nnode.id={}\n",
+            self.node_id
+        );
+        let path = self.data_dir.join("meta.properties");
+        write_atomic(&path, text.as_bytes()).map_err(|e| io_msg(&path, e))?;
+        *self.cluster_id.write().unwrap_or_else(|p| p.into_inner()) = id.to_string();
+        Ok(())
     }
 
     fn log_config(&self, overrides: &BTreeMap<String, String>) -> Result<LogConfig, TopicError> {

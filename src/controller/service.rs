@@ -79,6 +79,52 @@ impl ControllerService {
         Ok(out)
     }
 
+    /// First start of a cluster on a data directory that served as a single node: its topics
+    /// become the cluster's first topics (same ids, configs; this node the only replica), so
+    /// nothing stored is lost. Only when the metadata log is empty.
+    pub fn import_local_topics(&self, cluster: &crate::cluster::Cluster, node_id: i32) {
+        if self.end_offset() > 0 {
+            return;
+        }
+        let topics = cluster.topics();
+        if topics.is_empty() {
+            return;
+        }
+        let mut records = Vec::new();
+        for t in &topics {
+            records.push(MetadataRecord::Topic {
+                name: t.meta.name.clone(),
+                topic_id: t.meta.id,
+            });
+            for p in 0..t.meta.partitions {
+                records.push(MetadataRecord::Partition {
+                    partition_id: p,
+                    topic_id: t.meta.id,
+                    replicas: vec![node_id],
+                    isr: vec![node_id],
+                    leader: node_id,
+                    leader_epoch: 0,
+                    partition_epoch: 0,
+                });
+            }
+            for (name, value) in &t.meta.configs {
+                records.push(MetadataRecord::Config {
+                    resource_type: crate::metadata::TOPIC_RESOURCE,
+                    resource_name: t.meta.name.clone(),
+                    name: name.clone(),
+                    value: Some(value.clone()),
+                });
+            }
+        }
+        let n = topics.len();
+        match self.run(|_, _| (records, ())) {
+            Ok(()) => tracing::info!(
+                "controller: imported {n} topic(s) of this single-node data directory into the cluster metadata (replicas: node {node_id})"
+            ),
+            Err(e) => tracing::error!("controller: importing local topics failed: {e}"),
+        }
+    }
+
     /// Reads the log for a broker's metadata fetch: stored batches from `offset`, and the end.
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<(bytes::Bytes, i64), i16> {
         let core = self.lock();

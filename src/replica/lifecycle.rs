@@ -63,7 +63,7 @@ fn controller_peer(state: &BrokerState, rm: &ReplicaManager, what: &str) -> Peer
 fn registration(state: &BrokerState, rm: &ReplicaManager) -> BrokerRegistrationRequest {
     let mut r = BrokerRegistrationRequest::default();
     r.broker_id = BrokerId(rm.node_id);
-    r.cluster_id = str(state.cluster.cluster_id.clone());
+    r.cluster_id = str(state.cluster.cluster_id());
     r.incarnation_id = state.incarnation_id;
     r.listeners = state
         .advertised
@@ -99,8 +99,11 @@ async fn heartbeats(
     let peer = controller_peer(&state, &rm, "heartbeat");
     let interval = Duration::from_millis(rm.settings.heartbeat_interval_ms);
     let mut stop_started: Option<std::time::Instant> = None;
+    let mut asked = rm.shutdown_asked();
     'register: loop {
-        if *shutdown.borrow() {
+        if *shutdown.borrow() || *asked.borrow() {
+            // Never registered (or the controller forgot us): nothing to move.
+            rm.shutdown_finished();
             return;
         }
         let req = registration(&state, &rm);
@@ -116,6 +119,25 @@ async fn heartbeats(
                     rm.node_id,
                     r.broker_epoch
                 );
+            }
+            Ok(r) if r.error_code == 104 && state.cluster.cluster_id_adoptable() => {
+                // Nobody chose this node's cluster id: take the controller's (it may serve a
+                // single-node data directory that became the cluster's first node).
+                use kafka_protocol::messages::DescribeClusterRequest;
+                match peer
+                    .call(Duration::ZERO, |_| DescribeClusterRequest::default())
+                    .await
+                {
+                    Ok(d) if d.error_code == 0 && !d.cluster_id.is_empty() => {
+                        let id = d.cluster_id.to_string();
+                        tracing::info!("joining the controller's cluster {id}");
+                        if let Err(e) = state.cluster.adopt_cluster_id(&id) {
+                            tracing::error!("cannot record the cluster id: {e}");
+                        }
+                    }
+                    other => tracing::warn!("cannot learn the controller's cluster id: {other:?}"),
+                }
+                continue;
             }
             Ok(r) => {
                 tracing::warn!(
@@ -137,7 +159,7 @@ async fn heartbeats(
             }
         }
         loop {
-            let stopping = *shutdown.borrow();
+            let stopping = *shutdown.borrow() || *asked.borrow();
             let epoch = rm.broker_epoch.load(Ordering::SeqCst);
             let mut req = BrokerHeartbeatRequest::default();
             req.broker_id = BrokerId(rm.node_id);
@@ -150,11 +172,12 @@ async fn heartbeats(
                     let was = rm.fenced.swap(r.is_fenced, Ordering::SeqCst);
                     if was && !r.is_fenced {
                         tracing::info!("broker {} is unfenced", rm.node_id);
-                    } else if !was && r.is_fenced {
+                    } else if !was && r.is_fenced && !stopping {
                         tracing::warn!("broker {} was fenced by the controller", rm.node_id);
                     }
                     if stopping && r.should_shut_down {
-                        tracing::info!("controlled shutdown complete");
+                        tracing::info!("controlled shutdown complete: leadership moved away");
+                        rm.shutdown_finished();
                         return;
                     }
                 }
@@ -182,7 +205,11 @@ async fn heartbeats(
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
-            sleep_or_shutdown(&mut shutdown, interval).await;
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = shutdown.changed() => {}
+                _ = asked.changed() => {}
+            }
         }
     }
 }

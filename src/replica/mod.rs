@@ -106,8 +106,16 @@ pub struct ReplicaManager {
     /// Requests to the controller other than heartbeats and metadata fetches.
     pub controller: Peer,
     fetchers: Mutex<HashSet<i32>>,
+    /// Topic ids seen in any image during this run: a local topic among them that leaves the
+    /// image was deleted, while one never seen is a stray, kept.
+    seen_topics: Mutex<HashSet<Uuid>>,
+    strays_reported: Mutex<HashSet<Uuid>>,
     /// Woken when the set of followed partitions changes.
     pub follow_changed: tokio::sync::Notify,
+    /// Controlled shutdown: asked (before listeners close), and finished (leadership moved, or
+    /// given up on after a bound).
+    shutdown_asked: watch::Sender<bool>,
+    shutdown_done: watch::Sender<bool>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -139,8 +147,29 @@ impl ReplicaManager {
             fenced: AtomicBool::new(true),
             caught_up: AtomicBool::new(false),
             fetchers: Mutex::new(HashSet::new()),
+            seen_topics: Mutex::new(HashSet::new()),
+            strays_reported: Mutex::new(HashSet::new()),
             follow_changed: tokio::sync::Notify::new(),
+            shutdown_asked: watch::channel(false).0,
+            shutdown_done: watch::channel(false).0,
         }
+    }
+
+    /// Starts a controlled shutdown: the heartbeat asks the controller to move this broker's
+    /// leaderships while it keeps serving (clients get NOT_LEADER_OR_FOLLOWER with the new
+    /// leader). Returns once that is done or `limit` passed.
+    pub async fn controlled_shutdown(&self, limit: Duration) {
+        self.shutdown_asked.send_replace(true);
+        let mut done = self.shutdown_done.subscribe();
+        let _ = tokio::time::timeout(limit, done.wait_for(|d| *d)).await;
+    }
+
+    pub(crate) fn shutdown_asked(&self) -> watch::Receiver<bool> {
+        self.shutdown_asked.subscribe()
+    }
+
+    pub(crate) fn shutdown_finished(&self) {
+        self.shutdown_done.send_replace(true);
     }
 
     pub fn image(&self) -> Arc<MetadataImage> {
@@ -342,7 +371,7 @@ impl ReplicaManager {
     }
 
     /// Marks the image as caught up with the controller: from now on a local topic missing
-    /// from the image was deleted while this broker was away.
+    /// from the image is reported as a stray.
     pub fn mark_caught_up(&self, state: &BrokerState) {
         if !self.caught_up.swap(true, Ordering::SeqCst) {
             let img = self.image();
@@ -370,20 +399,32 @@ impl ReplicaManager {
                 tracing::error!("cannot open local logs of topic {}: {e}", t.name);
             }
         }
-        if self.caught_up.load(Ordering::SeqCst) {
-            for local in state.cluster.topics() {
-                let keep = image
-                    .topic_ids
-                    .get(&local.meta.name)
-                    .is_some_and(|id| *id == local.meta.id);
-                if !keep {
-                    tracing::info!(
-                        "topic {} ({}) is no longer in the cluster metadata: deleting its local logs",
-                        local.meta.name,
-                        local.meta.id
-                    );
-                    let _ = state.cluster.delete_topic(&local.meta.name);
-                }
+        let mut seen = lock(&self.seen_topics);
+        seen.extend(image.topics.keys().copied());
+        for local in state.cluster.topics() {
+            if image.topics.contains_key(&local.meta.id) {
+                continue;
+            }
+            if seen.contains(&local.meta.id) {
+                // Deleted while this broker was running (RemoveTopic).
+                tracing::info!(
+                    "topic {} ({}) was deleted: removing its local logs",
+                    local.meta.name,
+                    local.meta.id
+                );
+                let _ = state.cluster.delete_topic(&local.meta.name);
+            } else if self.caught_up.load(Ordering::SeqCst)
+                && lock(&self.strays_reported).insert(local.meta.id)
+            {
+                // Never in this cluster's metadata (a single-node data directory, or a topic
+                // deleted while this broker was away): kept on disk, never served, as Kafka
+                // keeps stray logs rather than deleting data it cannot account for.
+                tracing::warn!(
+                    "topic {} ({}) in {} is not in the cluster metadata: its logs are kept but not served",
+                    local.meta.name,
+                    local.meta.id,
+                    state.cluster.data_dir().display()
+                );
             }
         }
     }
@@ -504,7 +545,14 @@ impl ReplicaManager {
             // Kafka's isFollowerInSync: caught up to the high watermark and to the start of
             // this leader's epoch.
             let epoch_start = p.end_offset_for_epoch(s.leader_epoch - 1).1.max(0);
+            // Kafka's isReplicaIsrEligible: a fenced broker or one shutting down may not join.
+            let eligible = self
+                .image()
+                .brokers
+                .get(&replica)
+                .is_some_and(|b| !b.fenced && !b.in_controlled_shutdown);
             if !in_isr
+                && eligible
                 && s.pending_isr.is_none()
                 && fetch_offset >= p.high_watermark()
                 && fetch_offset >= epoch_start

@@ -65,6 +65,16 @@ impl Node {
 impl TestCluster {
     /// Starts `n` nodes; node 1 runs the controller.
     pub fn start(n: usize, extra: &[(&str, &str)]) -> TestCluster {
+        Self::start_on(n, extra, None)
+    }
+
+    /// As `start`, with node 1 on an existing data directory (a single node's, for the upgrade).
+    pub fn start_on(
+        n: usize,
+        extra: &[(&str, &str)],
+        node1_dir: Option<tempfile::TempDir>,
+    ) -> TestCluster {
+        let mut node1_dir = node1_dir;
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_default_env()
@@ -77,7 +87,10 @@ impl TestCluster {
                 id,
                 port: free_port(),
                 controller_port: free_port(),
-                dir: tempfile::tempdir().expect("tempdir"),
+                dir: match (id, node1_dir.take()) {
+                    (1, Some(d)) => d,
+                    _ => tempfile::tempdir().expect("tempdir"),
+                },
                 runtime: None,
                 handle: None,
                 extra: extra
