@@ -17,7 +17,7 @@ use crate::controller::service::ControllerService;
 use crate::log::segment::now_ms;
 use crate::protocol::{decode_body, Frame, FrameError};
 
-use super::{reply, str};
+use super::reply;
 
 const NOT_CONTROLLER: i16 = 41;
 const UNKNOWN_SERVER_ERROR: i16 = -1;
@@ -272,9 +272,4 @@ pub async fn await_metadata(
             return;
         }
     }
-}
-
-/// The cluster id a controller names its cluster by, for DescribeCluster on its listener.
-pub fn cluster_id(state: &BrokerState) -> kafka_protocol::protocol::StrBytes {
-    str(state.cluster.cluster_id())
 }

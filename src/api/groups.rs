@@ -190,12 +190,7 @@ async fn find_in_cluster(
             .brokers
             .get(&leader)
             .filter(|b| !b.fenced)
-            .and_then(|b| {
-                b.endpoints
-                    .iter()
-                    .find(|e| e.name == listener)
-                    .or_else(|| b.endpoints.first())
-            });
+            .and_then(|b| b.endpoint(&listener));
         match endpoint {
             Some(e) => (error::NONE, leader, e.host.clone(), e.port as i32),
             None => (error::COORDINATOR_NOT_AVAILABLE, -1, String::new(), -1),

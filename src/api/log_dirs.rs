@@ -38,11 +38,7 @@ pub async fn handle_describe_cluster(
             .values()
             .filter(|b| req.include_fenced_brokers || !b.fenced)
             .filter_map(|b| {
-                let e = b
-                    .endpoints
-                    .iter()
-                    .find(|e| e.name == listener)
-                    .or_else(|| b.endpoints.first())?;
+                let e = b.endpoint(&listener)?;
                 let mut d = DescribeClusterBroker::default();
                 d.broker_id = BrokerId(b.id);
                 d.host = str(e.host.clone());

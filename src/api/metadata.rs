@@ -65,11 +65,7 @@ fn cluster_brokers(
         .values()
         .filter(|b| !b.fenced)
         .filter_map(|b| {
-            let e = b
-                .endpoints
-                .iter()
-                .find(|e| e.name == listener)
-                .or_else(|| b.endpoints.first())?;
+            let e = b.endpoint(&listener)?;
             let mut mb = MetadataResponseBroker::default();
             mb.node_id = BrokerId(b.id);
             mb.host = str(e.host.clone());

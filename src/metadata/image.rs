@@ -32,6 +32,14 @@ impl BrokerImage {
     pub fn is_active(&self) -> bool {
         !self.fenced && !self.in_controlled_shutdown
     }
+
+    /// Its endpoint on the named listener, else its first (what clients and followers dial).
+    pub fn endpoint(&self, listener: &str) -> Option<&Endpoint> {
+        self.endpoints
+            .iter()
+            .find(|e| e.name == listener)
+            .or_else(|| self.endpoints.first())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -69,11 +69,7 @@ pub async fn run(state: Arc<BrokerState>, rm: Arc<ReplicaManager>, leader: i32) 
 fn leader_addr(rm: &ReplicaManager, leader: i32) -> Option<String> {
     let img = rm.image();
     let b = img.brokers.get(&leader)?;
-    let e = b
-        .endpoints
-        .iter()
-        .find(|e| e.name == rm.settings.inter_broker_listener)
-        .or_else(|| b.endpoints.first())?;
+    let e = b.endpoint(&rm.settings.inter_broker_listener)?;
     Some(format!("{}:{}", e.host, e.port))
 }
 

@@ -257,11 +257,7 @@ impl ReplicaManager {
     ) -> Option<(String, u16, Option<String>)> {
         let img = self.image();
         let b = img.brokers.get(&broker).filter(|b| !b.fenced)?;
-        let e = b
-            .endpoints
-            .iter()
-            .find(|e| e.name == listener)
-            .or_else(|| b.endpoints.first())?;
+        let e = b.endpoint(listener)?;
         Some((e.host.clone(), e.port, b.rack.clone()))
     }
 
