@@ -116,7 +116,9 @@ fn read_all(
             // A follower whose last batch's epoch ends earlier here (or is unknown here)
             // holds records this leader does not: tell it where the logs diverge.
             let (epoch, end) = p.end_offset_for_epoch(sp.last_fetched_epoch);
-            if epoch != sp.last_fetched_epoch || end < sp.fetch_offset {
+            // Kafka's validateFetchOffsetAndMaybeGetDivergingEpoch: no answer (the leader has
+            // no epoch that old) is not a divergence; the fetch goes on by offset.
+            if end >= 0 && (epoch < sp.last_fetched_epoch || end < sp.fetch_offset) {
                 d.diverging_epoch.epoch = epoch;
                 d.diverging_epoch.end_offset = end;
                 d.high_watermark = p.high_watermark();

@@ -178,10 +178,11 @@ async fn fetch_once(
                     continue;
                 }
             }
-            if pd.diverging_epoch.epoch >= 0 || pd.diverging_epoch.end_offset >= 0 {
+            if pd.diverging_epoch.end_offset >= 0 {
                 let (leader_epoch, leader_end) =
                     (pd.diverging_epoch.epoch, pd.diverging_epoch.end_offset);
-                let target = truncation_point(&p, leader_epoch, leader_end);
+                let target =
+                    crate::log::truncation::truncation_offset((leader_epoch, leader_end), &p);
                 tracing::info!(
                     "{topic}-{idx}: log diverges from leader {leader} (its epoch {leader_epoch} ends at {leader_end}); truncating to {target}"
                 );
@@ -213,25 +214,4 @@ async fn fetch_once(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(())
-}
-
-/// Where a follower truncates when the leader reports that its epoch `leader_epoch` ends at
-/// `leader_end` (Kafka's AbstractFetcherThread rule).
-pub fn truncation_point(p: &crate::log::Partition, leader_epoch: i32, leader_end: i64) -> i64 {
-    let leo = p.log_end_offset();
-    if leader_epoch < 0 {
-        // The leader has no epoch at or below ours: it holds nothing we can match; keep
-        // only what is committed.
-        return p.high_watermark().min(leo);
-    }
-    let (local_epoch, local_end) = p.end_offset_for_epoch(leader_epoch);
-    if local_epoch < 0 {
-        return p.high_watermark().min(leo).min(leader_end);
-    }
-    if local_epoch == leader_epoch {
-        leader_end.min(local_end).min(leo)
-    } else {
-        // Our largest epoch below the leader's ends earlier: truncate there and ask again.
-        local_end.min(leo).min(leader_end)
-    }
 }
