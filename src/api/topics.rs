@@ -47,7 +47,7 @@ pub async fn handle_create(
     version: i16,
 ) -> CreateTopicsResponse {
     if let Some(rm) = &state.replicas {
-        return forward_create(rm, req).await;
+        return forward_create(state, rm, req).await;
     }
     let mut seen = HashSet::new();
     let duplicates: HashSet<String> = req
@@ -176,7 +176,7 @@ pub async fn handle_delete(
     version: i16,
 ) -> DeleteTopicsResponse {
     if let Some(rm) = &state.replicas {
-        return forward_delete(rm, req).await;
+        return forward_delete(state, rm, req).await;
     }
     let targets: Vec<(Option<String>, Uuid)> = if version >= 6 {
         req.topics
@@ -240,7 +240,7 @@ pub async fn handle_create_partitions(
     _version: i16,
 ) -> CreatePartitionsResponse {
     if let Some(rm) = &state.replicas {
-        return forward_create_partitions(rm, req).await;
+        return forward_create_partitions(state, rm, req).await;
     }
     let me = state.cluster.node_id;
     let mut results = Vec::with_capacity(req.topics.len());
@@ -396,13 +396,47 @@ pub async fn handle_describe_partitions(
 /// Topic creation on a cluster: decided by the controller; answered once this broker's
 /// metadata has the new topics, so the client's next Metadata here finds them.
 async fn forward_create(
+    state: &BrokerState,
     rm: &crate::replica::ReplicaManager,
-    req: CreateTopicsRequest,
+    mut req: CreateTopicsRequest,
 ) -> CreateTopicsResponse {
+    // Authorized here, as for the single node; the controller decides the rest.
+    let may_create = |name: &str| {
+        super::allowed(
+            state,
+            op::CREATE,
+            resource::CLUSTER,
+            crate::security::acl::CLUSTER_NAME,
+        ) || super::allowed(state, op::CREATE, resource::TOPIC, name)
+    };
+    let denied: Vec<String> = req
+        .topics
+        .iter()
+        .map(|t| t.name.0.to_string())
+        .filter(|n| !may_create(n))
+        .collect();
+    req.topics
+        .retain(|t| !denied.contains(&t.name.0.to_string()));
+    let refused = |resp: &mut CreateTopicsResponse| {
+        for n in &denied {
+            let mut r = CreatableTopicResult::default();
+            r.name = topic_name(n.clone());
+            r.error_code = super::code::TOPIC_AUTHORIZATION_FAILED;
+            r.num_partitions = -1;
+            r.replication_factor = -1;
+            resp.topics.push(r);
+        }
+    };
+    if req.topics.is_empty() {
+        let mut resp = CreateTopicsResponse::default();
+        refused(&mut resp);
+        return resp;
+    }
     let names: Vec<String> = req.topics.iter().map(|t| t.name.0.to_string()).collect();
     let validate_only = req.validate_only;
     match super::controller::forward(rm, req).await {
-        Ok(resp) => {
+        Ok(mut resp) => {
+            refused(&mut resp);
             if !validate_only {
                 let created: Vec<String> = resp
                     .topics
@@ -437,6 +471,7 @@ async fn forward_create(
 }
 
 async fn forward_delete(
+    state: &BrokerState,
     rm: &crate::replica::ReplicaManager,
     mut req: DeleteTopicsRequest,
 ) -> DeleteTopicsResponse {
@@ -454,8 +489,33 @@ async fn forward_delete(
             })
             .collect();
     }
+    // Authorized here, as for the single node (topics named by id are checked by name).
+    let mut denied = Vec::new();
+    req.topics.retain(|t| {
+        let name = t
+            .name
+            .as_ref()
+            .map(|n| n.0.to_string())
+            .or_else(|| rm.image().topics.get(&t.topic_id).map(|x| x.name.clone()))
+            .unwrap_or_default();
+        let ok = super::allowed(state, op::DELETE, resource::TOPIC, &name);
+        if !ok {
+            let mut r = DeletableTopicResult::default();
+            r.name = t.name.clone();
+            r.topic_id = t.topic_id;
+            r.error_code = super::code::TOPIC_AUTHORIZATION_FAILED;
+            denied.push(r);
+        }
+        ok
+    });
+    if req.topics.is_empty() {
+        let mut resp = DeleteTopicsResponse::default();
+        resp.responses = denied;
+        return resp;
+    }
     match super::controller::forward(rm, req).await {
-        Ok(resp) => {
+        Ok(mut resp) => {
+            resp.responses.extend(denied);
             let gone: Vec<String> = resp
                 .responses
                 .iter()
@@ -476,9 +536,26 @@ async fn forward_delete(
 }
 
 async fn forward_create_partitions(
+    state: &BrokerState,
     rm: &crate::replica::ReplicaManager,
-    req: CreatePartitionsRequest,
+    mut req: CreatePartitionsRequest,
 ) -> CreatePartitionsResponse {
+    let mut denied = Vec::new();
+    req.topics.retain(|t| {
+        let ok = super::allowed(state, op::ALTER, resource::TOPIC, t.name.0.as_str());
+        if !ok {
+            let mut r = CreatePartitionsTopicResult::default();
+            r.name = t.name.clone();
+            r.error_code = super::code::TOPIC_AUTHORIZATION_FAILED;
+            denied.push(r);
+        }
+        ok
+    });
+    if req.topics.is_empty() {
+        let mut resp = CreatePartitionsResponse::default();
+        resp.results = denied;
+        return resp;
+    }
     let wanted: Vec<(String, i32)> = req
         .topics
         .iter()
@@ -486,7 +563,8 @@ async fn forward_create_partitions(
         .collect();
     let validate_only = req.validate_only;
     match super::controller::forward(rm, req).await {
-        Ok(resp) => {
+        Ok(mut resp) => {
+            resp.results.extend(denied);
             if !validate_only {
                 super::controller::await_metadata(rm, |img| {
                     wanted.iter().all(|(n, c)| {
