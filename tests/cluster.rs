@@ -452,3 +452,77 @@ fn a_single_node_data_directory_becomes_node_one_of_a_cluster() {
     produce(&boot, "legacy", "all", &values("new", 5));
     assert_eq!(read_all(&boot, "legacy", 55).len(), 55);
 }
+
+/// A raw Fetch v11 of partition 0 from offset 0 with the consumer's rack (KIP-392).
+fn fetch_v11(addr: std::net::SocketAddr, topic: &str, rack: &str) -> (i16, i32, usize) {
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    use kafka_protocol::messages::{ApiKey, BrokerId, FetchRequest, FetchResponse, TopicName};
+    use kafka_protocol::protocol::StrBytes;
+    let mut fp = FetchPartition::default();
+    fp.partition = 0;
+    fp.fetch_offset = 0;
+    fp.partition_max_bytes = 1 << 20;
+    fp.current_leader_epoch = -1;
+    let mut ft = FetchTopic::default();
+    ft.topic = TopicName(StrBytes::from_string(topic.to_string()));
+    ft.partitions = vec![fp];
+    let mut req = FetchRequest::default();
+    req.replica_id = BrokerId(-1);
+    req.max_wait_ms = 0;
+    req.max_bytes = 1 << 20;
+    req.session_epoch = -1;
+    req.rack_id = StrBytes::from_string(rack.to_string());
+    req.topics = vec![ft];
+    let mut c = common::RawClient::connect(addr);
+    let resp: FetchResponse = c.call(ApiKey::Fetch, 11, &req);
+    let p = &resp.responses[0].partitions[0];
+    (
+        p.error_code,
+        p.preferred_read_replica.0,
+        p.records.as_ref().map_or(0, |r| r.len()),
+    )
+}
+
+#[test]
+fn a_consumer_is_sent_to_the_follower_in_its_rack() {
+    let c = TestCluster::start(
+        3,
+        &[(
+            "replica.selector.class",
+            "org.apache.kafka.common.replica.RackAwareReplicaSelector",
+        )],
+    );
+    let boot = c.bootstrap();
+    create(
+        &boot,
+        NewTopic::new("racks", 1, TopicReplication::Variable(&[&[1, 2, 3]])),
+    );
+    produce(&boot, "racks", "all", &values("r", 20));
+    let leader: std::net::SocketAddr = format!("127.0.0.1:{}", c.nodes[0].port)
+        .parse()
+        .expect("addr");
+    let follower: std::net::SocketAddr = format!("127.0.0.1:{}", c.nodes[1].port)
+        .parse()
+        .expect("addr");
+    // The leader names the follower in rack2 once it knows that follower holds the offset.
+    wait_until(
+        Duration::from_secs(10),
+        "the leader to prefer node 2",
+        || fetch_v11(leader, "racks", "rack2") == (0, 2, 0),
+    );
+    // The follower serves the consumer from its own log.
+    wait_until(
+        Duration::from_secs(10),
+        "node 2 to serve the records",
+        || {
+            let (err, preferred, bytes) = fetch_v11(follower, "racks", "rack2");
+            err == 0 && preferred == -1 && bytes > 0
+        },
+    );
+    // A consumer in the leader's rack, or with no rack, reads from the leader.
+    let (err, preferred, bytes) = fetch_v11(leader, "racks", "rack1");
+    assert_eq!((err, preferred), (0, -1));
+    assert!(bytes > 0);
+    let (_, preferred, _) = fetch_v11(leader, "racks", "");
+    assert_eq!(preferred, -1);
+}

@@ -51,6 +51,7 @@ fn read_all(
     read_committed: bool,
     use_ids: bool,
     replica: i32,
+    client_rack: Option<&str>,
 ) -> Vec<Served> {
     let mut out = Vec::with_capacity(parts.len());
     let mut total = 0usize;
@@ -92,6 +93,11 @@ fn read_all(
             continue;
         }
         let epoch_err = match &state.replicas {
+            // A consumer that sends client metadata (v11+) may read from any replica.
+            Some(rm) if client_rack.is_some() => rm
+                .check_replica(&p.topic, p.index, sp.current_leader_epoch)
+                .err()
+                .unwrap_or(code::NONE),
             Some(rm) => rm
                 .check_leader(&p.topic, p.index, sp.current_leader_epoch)
                 .err()
@@ -112,6 +118,27 @@ fn read_all(
         let limit = room.min(sp.max_bytes.max(0) as usize);
         let min_one = total == 0;
         let mut d = empty_partition(sp.partition, code::NONE);
+        let preferred = match (&state.replicas, client_rack) {
+            (Some(rm), Some(rack)) => {
+                rm.preferred_read_replica(&p.topic, p.index, rack, sp.fetch_offset)
+            }
+            _ => None,
+        };
+        if let Some(b) = preferred {
+            // KIP-392: no records; the consumer fetches from the follower in its rack.
+            d.preferred_read_replica = BrokerId(b);
+            d.high_watermark = p.high_watermark();
+            d.last_stable_offset = p.last_stable_offset();
+            d.log_start_offset = p.log_start_offset();
+            out.push(Served {
+                key,
+                topic_id: sp.topic_id,
+                data: d,
+                bytes: 0,
+                changed: true,
+            });
+            continue;
+        }
         if replica >= 0 && sp.last_fetched_epoch >= 0 {
             // A follower whose last batch's epoch ends earlier here (or is unknown here)
             // holds records this leader does not: tell it where the logs diverge.
@@ -280,6 +307,10 @@ pub async fn handle(state: &BrokerState, req: FetchRequest, version: i16) -> Fet
         SessionMode::Incremental(id) => (id, true),
     };
     let read_committed = req.isolation_level == 1;
+    // Client metadata (KIP-392): a consumer's rack, from v11.
+    let rack =
+        (version >= 11 && replica < 0 && state.replicas.is_some()).then(|| req.rack_id.to_string());
+    let client_rack = rack.as_deref();
     // Kafka bounds every response by the broker's fetch.max.bytes, whatever the client asks.
     let broker_max = state.config.fetch_max_bytes;
     let max_bytes = if req.max_bytes <= 0 {
@@ -313,7 +344,15 @@ pub async fn handle(state: &BrokerState, req: FetchRequest, version: i16) -> Fet
         for w in watchers.iter_mut() {
             w.borrow_and_update();
         }
-        let served = read_all(state, &parts, max_bytes, read_committed, use_ids, replica);
+        let served = read_all(
+            state,
+            &parts,
+            max_bytes,
+            read_committed,
+            use_ids,
+            replica,
+            client_rack,
+        );
         let bytes: usize = served.iter().map(|s| s.bytes).sum();
         let errored = served.iter().any(|s| s.data.error_code != code::NONE);
         let now = Instant::now();
@@ -329,7 +368,17 @@ pub async fn handle(state: &BrokerState, req: FetchRequest, version: i16) -> Fet
         match tokio::time::timeout_at(deadline, changes).await {
             Ok((Ok(()), _, _)) => continue,
             // Deadline passed, or a partition went away: answer with what there is.
-            _ => break read_all(state, &parts, max_bytes, read_committed, use_ids, replica),
+            _ => {
+                break read_all(
+                    state,
+                    &parts,
+                    max_bytes,
+                    read_committed,
+                    use_ids,
+                    replica,
+                    client_rack,
+                )
+            }
         }
     };
 

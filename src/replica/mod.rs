@@ -268,6 +268,53 @@ impl ReplicaManager {
             .is_some_and(|s| s.leader == self.node_id)
     }
 
+    /// Whether this broker holds the partition (leader or follower) at `current_epoch`: a
+    /// consumer that names its rack (Fetch v11+, KIP-392) may read from a follower.
+    pub fn check_replica(&self, topic: &str, index: i32, current_epoch: i32) -> Result<(), i16> {
+        let parts = lock(&self.parts);
+        let Some(s) = parts.get(&(topic.to_string(), index)) else {
+            return Err(code::NOT_LEADER_OR_FOLLOWER);
+        };
+        if current_epoch >= 0 && current_epoch < s.leader_epoch {
+            return Err(code::FENCED_LEADER_EPOCH);
+        }
+        if current_epoch > s.leader_epoch {
+            return Err(code::UNKNOWN_LEADER_EPOCH);
+        }
+        Ok(())
+    }
+
+    /// KIP-392 with Kafka's RackAwareReplicaSelector: on the leader, an in-sync follower in the
+    /// consumer's rack that already holds `fetch_offset`, if the leader is not in that rack.
+    pub fn preferred_read_replica(
+        &self,
+        topic: &str,
+        index: i32,
+        rack: &str,
+        fetch_offset: i64,
+    ) -> Option<i32> {
+        if !self.settings.rack_aware_selector || rack.is_empty() {
+            return None;
+        }
+        if self.settings.rack.as_deref() == Some(rack) {
+            return None;
+        }
+        let img = self.image();
+        let parts = lock(&self.parts);
+        let s = parts.get(&(topic.to_string(), index))?;
+        if s.leader != self.node_id {
+            return None;
+        }
+        s.isr.iter().copied().find(|b| {
+            *b != self.node_id
+                && img
+                    .brokers
+                    .get(b)
+                    .is_some_and(|r| !r.fenced && r.rack.as_deref() == Some(rack))
+                && s.followers.get(b).is_some_and(|f| f.leo >= fetch_offset)
+        })
+    }
+
     /// The committed ISR size of a partition this broker leads (0 if it does not).
     pub fn isr_size(&self, topic: &str, index: i32) -> usize {
         lock(&self.parts)

@@ -51,6 +51,7 @@ impl Node {
             ),
             ("controller.quorum.voters".into(), voters.into()),
             ("log.dirs".into(), self.dir.path().display().to_string()),
+            ("broker.rack".into(), format!("rack{}", self.id)),
             // Faster than Kafka's defaults so fault tests finish in seconds.
             ("broker.session.timeout.ms".into(), "3000".into()),
             ("broker.heartbeat.interval.ms".into(), "300".into()),
