@@ -244,6 +244,20 @@ pub async fn handle(state: &BrokerState, req: FetchRequest, version: i16) -> Fet
     } else {
         -1
     };
+    // Only brokers fetch as replicas: with an authorizer, that takes CLUSTER_ACTION on the
+    // cluster, as Kafka requires (a client posing as a follower could move the high watermark).
+    if replica >= 0
+        && !super::allowed(
+            state,
+            crate::security::acl::op::CLUSTER_ACTION,
+            crate::security::acl::resource::CLUSTER,
+            crate::security::acl::CLUSTER_NAME,
+        )
+    {
+        let mut resp = FetchResponse::default();
+        resp.error_code = 31;
+        return resp;
+    }
     let mut parts = Vec::new();
     for t in &req.topics {
         let name = if use_ids {

@@ -726,6 +726,11 @@ fn fetch_authorized(
     if !group_allowed(state, acl::op::DESCRIBE, group_id) {
         return Err(GROUP_AUTHORIZATION_FAILED);
     }
+    // A broker that coordinated the group before a leadership move must not answer from
+    // memory: the client looks its coordinator up again.
+    if not_coordinator(state, group_id) {
+        return Err(NOT_COORDINATOR);
+    }
     let all = wanted.is_none();
     let mut out = fetch_group_offsets(state, group_id, wanted);
     out.retain_mut(|(topic, parts)| {

@@ -63,6 +63,12 @@ fn partition_for(
     if !super::allowed(state, operation, resource::TOPIC, &p.topic) {
         return Err(code::TOPIC_AUTHORIZATION_FAILED);
     }
+    // On a cluster only the leader answers (NOT_LEADER_OR_FOLLOWER elsewhere), as in Kafka.
+    if let Some(rm) = &state.replicas {
+        return rm
+            .check_leader(&p.topic, p.index, current_leader_epoch)
+            .map(|()| p);
+    }
     match check_leader_epoch(current_leader_epoch, p.leader_epoch()) {
         code::NONE => Ok(p),
         err => Err(err),

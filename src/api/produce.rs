@@ -259,7 +259,15 @@ pub async fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> P
                         if let Some(rm) = &state.replicas {
                             let last = info.base_offset
                                 + header.as_ref().map_or(0, |h| h.last_offset_delta as i64);
-                            let c = await_replication(rm, &p, last, req.timeout_ms).await;
+                            let mut c = await_replication(rm, &p, last, req.timeout_ms).await;
+                            // Kafka's DelayedProduce: replicated, but the ISR shrank below
+                            // min.insync.replicas meanwhile.
+                            if c == code::NONE
+                                && (rm.isr_size(&p.topic, p.index) as i32)
+                                    < min_insync_replicas(state, &p)
+                            {
+                                c = crate::replica::code::NOT_ENOUGH_REPLICAS_AFTER_APPEND;
+                            }
                             if c != code::NONE {
                                 parts.push(partition_error(pd.index, c, None));
                                 continue;

@@ -631,11 +631,13 @@ impl Partition {
         log.after_append(&h, || marker && !is_commit_marker(records), now)?;
         let end = log.next_offset();
         let start = log.log_start_offset;
-        drop(log);
         self.log_end.send_replace(end);
+        // Under the log lock, with the mode read here: a leader turning replicated (a follower
+        // joining its ISR) must never see this append publish past the follower.
         if !self.replicated.load(Ordering::SeqCst) {
             self.high_watermark.send_replace(end);
         }
+        drop(log);
         Ok(AppendInfo {
             base_offset: base,
             log_append_time: append_time.unwrap_or(-1),
@@ -655,9 +657,9 @@ impl Partition {
     /// This replica leads from `epoch` on: later appends carry it, and the epoch cache records
     /// that it starts at the current log end offset (Kafka's makeLeader).
     pub fn become_leader(&self, epoch: i32) {
+        let mut log = self.lock();
         self.leader_epoch.store(epoch, Ordering::SeqCst);
         self.follower.store(false, Ordering::SeqCst);
-        let mut log = self.lock();
         let end = log.next_offset();
         if let Err(e) = log.epochs.assign(epoch, end) {
             tracing::error!(
@@ -666,6 +668,11 @@ impl Partition {
                 self.index
             );
         }
+    }
+
+    /// Whether this replica is a follower at leader epoch `epoch` (callers hold the log lock).
+    fn follows_at(&self, epoch: i32) -> bool {
+        self.follower.load(Ordering::SeqCst) && self.leader_epoch.load(Ordering::SeqCst) == epoch
     }
 
     /// This replica follows a leader at `epoch`. The epoch cache is not touched: a follower
@@ -680,9 +687,11 @@ impl Partition {
     /// In replicated mode appends no longer publish the log end offset as high watermark; only
     /// `set_high_watermark` moves it. Turning it off publishes the log end offset again.
     pub fn set_replicated(&self, on: bool) {
+        // Under the log lock, so an append sees the mode it publishes with.
+        let log = self.lock();
         self.replicated.store(on, Ordering::SeqCst);
         if !on {
-            let end = self.log_end_offset();
+            let end = log.next_offset();
             self.high_watermark.send_if_modified(|hw| {
                 let changed = *hw != end;
                 *hw = end;
@@ -737,8 +746,30 @@ impl Partition {
     /// exactly at the log end offset before anything is written. Producer state, aborted
     /// transactions and the epoch cache learn from the batches; the high watermark does not move.
     /// Returns the last offset appended, None if there was no whole batch.
+    /// `append_as_follower` for the replica fetcher: only while this replica still follows the
+    /// leader at `epoch` (checked under the log lock), so a late response from an old leader
+    /// can never land in a log that has since become a leader or moved to a newer epoch.
+    pub fn append_as_follower_at(
+        &self,
+        epoch: i32,
+        records: &[u8],
+    ) -> Result<Option<i64>, LogError> {
+        self.append_as_follower_inner(Some(epoch), records)
+    }
+
     pub fn append_as_follower(&self, records: &[u8]) -> Result<Option<i64>, LogError> {
+        self.append_as_follower_inner(None, records)
+    }
+
+    fn append_as_follower_inner(
+        &self,
+        epoch: Option<i32>,
+        records: &[u8],
+    ) -> Result<Option<i64>, LogError> {
         let mut log = self.lock();
+        if epoch.is_some_and(|e| !self.follows_at(e)) {
+            return Err(LogError::NotLeader);
+        }
         let mut expected = log.next_offset();
         let mut batches = Vec::new();
         let mut pos = 0usize;
@@ -816,8 +847,20 @@ impl Partition {
     /// cache, producer state (snapshots past the new end removed) and aborted-transaction list
     /// follow. The high watermark drops to the new end if it was beyond. A no-op at or past the
     /// log end; below the log start the log is emptied and restarted at `offset`.
+    /// `truncate_to` for the replica fetcher, only while this replica follows at `epoch`.
+    pub fn truncate_to_at(&self, epoch: i32, offset: i64) -> Result<(), LogError> {
+        self.truncate_inner(Some(epoch), offset)
+    }
+
     pub fn truncate_to(&self, offset: i64) -> Result<(), LogError> {
+        self.truncate_inner(None, offset)
+    }
+
+    fn truncate_inner(&self, epoch: Option<i32>, offset: i64) -> Result<(), LogError> {
         let mut log = self.lock();
+        if epoch.is_some_and(|e| !self.follows_at(e)) {
+            return Err(LogError::NotLeader);
+        }
         if offset >= log.next_offset() {
             return Ok(());
         }

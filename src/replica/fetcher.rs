@@ -158,9 +158,9 @@ async fn fetch_once(
             match pd.error_code {
                 0 => {}
                 1 => {
-                    // Out of range: the leader's log starts after ours ends (retention or
-                    // DeleteRecords there); start over at its log start.
                     if pd.log_start_offset > *offset {
+                        // The leader's log starts after ours ends (retention or DeleteRecords
+                        // there): start over at its log start.
                         tracing::warn!(
                             "{topic}-{idx}: fetch offset {offset} below the leader's log start {}; restarting the log there",
                             pd.log_start_offset
@@ -168,8 +168,19 @@ async fn fetch_once(
                         if let Err(e) = p.try_truncate_fully_and_start_at(pd.log_start_offset) {
                             tracing::error!("{topic}-{idx}: {e}");
                         }
-                        progressed = true;
+                    } else {
+                        // Ahead of the leader without epochs to compare: keep only what is
+                        // committed (Kafka's fallback to the high watermark).
+                        let hw = p.high_watermark();
+                        tracing::warn!(
+                            "{topic}-{idx}: fetch offset {offset} beyond the leader's log; truncating to the high watermark {hw}"
+                        );
+                        if let Err(e) = p.truncate_to_at(*epoch, hw) {
+                            tracing::error!("{topic}-{idx}: truncation failed: {e}");
+                            errors += 1;
+                        }
                     }
+                    progressed = true;
                     continue;
                 }
                 code => {
@@ -186,19 +197,23 @@ async fn fetch_once(
                 tracing::info!(
                     "{topic}-{idx}: log diverges from leader {leader} (its epoch {leader_epoch} ends at {leader_end}); truncating to {target}"
                 );
-                if let Err(e) = p.truncate_to(target) {
-                    tracing::error!("{topic}-{idx}: truncation failed: {e}");
+                if let Err(e) = p.truncate_to_at(*epoch, target) {
+                    tracing::info!("{topic}-{idx}: truncation not applied: {e}");
+                    errors += 1;
                 }
                 progressed = true;
                 continue;
             }
             let records = pd.records.unwrap_or_default();
             if !records.is_empty() {
-                match p.append_as_follower(&records) {
+                match p.append_as_follower_at(*epoch, &records) {
                     Ok(Some(_)) => progressed = true,
                     Ok(None) => {}
+                    // The role moved on while this response was in flight.
+                    Err(crate::log::LogError::NotLeader) => continue,
                     Err(e) => {
                         tracing::error!("{topic}-{idx}: follower append failed: {e}");
+                        errors += 1;
                         continue;
                     }
                 }

@@ -110,7 +110,8 @@ async fn heartbeats(
         match peer.call(Duration::ZERO, move |_| req).await {
             Ok(r) if r.error_code == 0 => {
                 rm.broker_epoch.store(r.broker_epoch, Ordering::SeqCst);
-                // The metadata fetcher may already hold the registration record.
+                // The metadata fetcher may already hold the registration record: publish
+                // the current image again (publish never goes back to an older one).
                 let img = (*rm.image()).clone();
                 rm.publish(&state, img);
                 tracing::info!(

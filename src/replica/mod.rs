@@ -39,6 +39,17 @@ pub mod code {
     pub const UNKNOWN_LEADER_EPOCH: i16 = 75;
 }
 
+/// Why an AlterPartition did not apply: no answer (it may or may not have been committed), or
+/// a refusal with Kafka's error code.
+#[derive(Debug)]
+enum AlterError {
+    Unanswered(String),
+    Refused(i16),
+}
+
+/// The controller refused because it changed the partition itself (committed a new leader).
+const NEW_LEADER_ELECTED: i16 = 108;
+
 /// A follower as its leader sees it.
 #[derive(Clone, Debug)]
 struct Follower {
@@ -116,6 +127,7 @@ pub struct ReplicaManager {
     /// given up on after a bound).
     shutdown_asked: watch::Sender<bool>,
     shutdown_done: watch::Sender<bool>,
+    publishing: Mutex<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -152,6 +164,7 @@ impl ReplicaManager {
             follow_changed: tokio::sync::Notify::new(),
             shutdown_asked: watch::channel(false).0,
             shutdown_done: watch::channel(false).0,
+            publishing: Mutex::new(()),
         }
     }
 
@@ -342,6 +355,11 @@ impl ReplicaManager {
     /// Applies a new image: mirrors topics into the local registry, then takes up leadership
     /// or followership of every local replica whose state changed.
     pub fn publish(self: &Arc<Self>, state: &Arc<BrokerState>, image: MetadataImage) {
+        // One publish at a time, never going back to an older image.
+        let _one = lock(&self.publishing);
+        if image.offset < self.image().offset {
+            return;
+        }
         let offset = image.offset;
         let image = Arc::new(image);
         *self.image.write().unwrap_or_else(|p| p.into_inner()) = image.clone();
@@ -594,12 +612,13 @@ impl ReplicaManager {
                 .brokers
                 .get(&replica)
                 .is_some_and(|b| !b.fenced && !b.in_controlled_shutdown);
-            if !in_isr
-                && eligible
-                && s.pending_isr.is_none()
-                && fetch_offset >= p.high_watermark()
-                && fetch_offset >= epoch_start
-            {
+            let candidate = !in_isr && eligible && s.pending_isr.is_none();
+            if candidate {
+                // Leave solo mode first (under the log lock), so no append can publish a high
+                // watermark past this follower between the check and its joining.
+                p.set_replicated(true);
+            }
+            if candidate && fetch_offset >= p.high_watermark() && fetch_offset >= epoch_start {
                 let mut new_isr = s.isr.clone();
                 new_isr.push(replica);
                 s.pending_isr = Some(new_isr.clone());
@@ -608,11 +627,8 @@ impl ReplicaManager {
                 None
             }
         };
-        if expand.is_some() {
-            self.refresh_leader(&key.0, key.1, p);
-        } else {
-            self.maybe_advance_hw(&key.0, key.1, p);
-        }
+        // Back to solo mode if the follower did not join after all.
+        self.refresh_leader(&key.0, key.1, p);
         if let Some((topic_id, leader_epoch, partition_epoch, isr)) = expand {
             tracing::info!(
                 "{}-{}: expanding ISR to {isr:?} (replica {replica} caught up)",
@@ -735,29 +751,62 @@ impl ReplicaManager {
     ) {
         let me = self.clone();
         tokio::spawn(async move {
-            let result = me
-                .alter_partition(&key, topic_id, leader_epoch, partition_epoch, &isr)
-                .await;
-            {
-                let mut parts = lock(&me.parts);
-                let Some(s) = parts.get_mut(&key) else {
-                    return;
-                };
-                s.pending_isr = None;
-                match result {
-                    Ok((isr, le, pe)) if le == s.leader_epoch && pe >= s.partition_epoch => {
-                        s.isr = isr;
-                        s.partition_epoch = pe;
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                let result = me
+                    .alter_partition(&key, topic_id, leader_epoch, partition_epoch, &isr)
+                    .await;
+                let retry = {
+                    let mut parts = lock(&me.parts);
+                    let Some(s) = parts.get_mut(&key) else {
+                        return;
+                    };
+                    // Only this request's pending ISR is ours to settle; metadata may already
+                    // have settled it (and another may be in flight).
+                    if s.pending_isr.as_ref() != Some(&isr) || s.leader_epoch != leader_epoch {
+                        return;
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::info!(
-                        "{}-{}: ISR change not applied ({e}); waiting for metadata",
-                        key.0,
-                        key.1
-                    ),
+                    match result {
+                        Ok((new_isr, le, pe))
+                            if le == s.leader_epoch && pe >= s.partition_epoch =>
+                        {
+                            s.isr = new_isr;
+                            s.partition_epoch = pe;
+                            s.pending_isr = None;
+                            false
+                        }
+                        // Refused without a change (stale epochs, ineligible replica): the
+                        // committed ISR stands.
+                        Err(AlterError::Refused(code)) if code != NEW_LEADER_ELECTED => {
+                            tracing::info!(
+                                "{}-{}: ISR change refused (error {code}); waiting for metadata",
+                                key.0,
+                                key.1
+                            );
+                            s.pending_isr = None;
+                            false
+                        }
+                        // The controller changed the partition meanwhile: the change may have
+                        // been committed, so the maximal ISR stays until metadata settles it.
+                        Err(AlterError::Refused(_)) | Ok(_) => return,
+                        Err(AlterError::Unanswered(e)) => {
+                            tracing::debug!(
+                                "{}-{}: AlterPartition unanswered ({e}); retrying",
+                                key.0,
+                                key.1
+                            );
+                            true
+                        }
+                    }
+                };
+                if retry {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                    continue;
                 }
+                me.refresh_leader(&key.0, key.1, &p);
+                return;
             }
-            me.refresh_leader(&key.0, key.1, &p);
         });
     }
 
@@ -768,7 +817,7 @@ impl ReplicaManager {
         leader_epoch: i32,
         partition_epoch: i32,
         isr: &[i32],
-    ) -> Result<(Vec<i32>, i32, i32), String> {
+    ) -> Result<(Vec<i32>, i32, i32), AlterError> {
         use kafka_protocol::messages::alter_partition_request::{
             BrokerState as IsrBroker, PartitionData, TopicData,
         };
@@ -806,17 +855,22 @@ impl ReplicaManager {
                 r.topics = vec![td];
                 r
             })
-            .await?;
+            .await
+            .map_err(AlterError::Unanswered)?;
         if resp.error_code != 0 {
-            return Err(format!("error {}", resp.error_code));
+            return Err(if resp.error_code == code::NOT_CONTROLLER {
+                AlterError::Unanswered("not the controller".into())
+            } else {
+                AlterError::Refused(resp.error_code)
+            });
         }
         let p = resp
             .topics
             .first()
             .and_then(|t| t.partitions.first())
-            .ok_or("empty AlterPartition response")?;
+            .ok_or_else(|| AlterError::Unanswered("empty AlterPartition response".into()))?;
         if p.error_code != 0 {
-            return Err(format!("error {}", p.error_code));
+            return Err(AlterError::Refused(p.error_code));
         }
         Ok((
             p.isr.iter().map(|b| b.0).collect(),
