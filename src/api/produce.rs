@@ -83,6 +83,16 @@ async fn join_transaction(
     }
 }
 
+tokio::task_local! {
+    /// The connection's append-order lock, held while this request appends (cluster mode).
+    pub static APPEND_ORDER: std::cell::RefCell<Option<tokio::sync::OwnedMutexGuard<()>>>;
+}
+
+/// Lets the connection's next Produce append: this one's appends are done.
+fn release_append_order() {
+    let _ = APPEND_ORDER.try_with(|g| g.borrow_mut().take());
+}
+
 /// The partition's `min.insync.replicas` (topic override, else the broker's setting).
 fn min_insync_replicas(state: &BrokerState, p: &Partition) -> i32 {
     let overrides = state
@@ -149,6 +159,8 @@ pub async fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> P
         .is_some_and(|t| !super::allowed(state, op::WRITE, resource::TRANSACTIONAL_ID, t));
     let mut responses = Vec::with_capacity(req.topic_data.len());
     let mut hinted = std::collections::BTreeSet::new();
+    // acks=all on a cluster: (topic, partition response, partition, last offset) to wait for.
+    let mut waits = Vec::new();
     for td in req.topic_data {
         let topic = if td.topic_id.is_nil() {
             state.cluster.topic(td.name.0.as_str())
@@ -255,24 +267,10 @@ pub async fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> P
                     let mut r = PartitionProduceResponse::default();
                     r.index = pd.index;
                     r.error_code = code::NONE;
-                    if req.acks == -1 {
-                        if let Some(rm) = &state.replicas {
-                            let last = info.base_offset
-                                + header.as_ref().map_or(0, |h| h.last_offset_delta as i64);
-                            let mut c = await_replication(rm, &p, last, req.timeout_ms).await;
-                            // Kafka's DelayedProduce: replicated, but the ISR shrank below
-                            // min.insync.replicas meanwhile.
-                            if c == code::NONE
-                                && (rm.isr_size(&p.topic, p.index) as i32)
-                                    < min_insync_replicas(state, &p)
-                            {
-                                c = crate::replica::code::NOT_ENOUGH_REPLICAS_AFTER_APPEND;
-                            }
-                            if c != code::NONE {
-                                parts.push(partition_error(pd.index, c, None));
-                                continue;
-                            }
-                        }
+                    if req.acks == -1 && state.replicas.is_some() {
+                        let last = info.base_offset
+                            + header.as_ref().map_or(0, |h| h.last_offset_delta as i64);
+                        waits.push((responses.len(), parts.len(), p.clone(), last));
                     }
                     r.base_offset = info.base_offset;
                     r.log_append_time_ms = info.log_append_time;
@@ -312,6 +310,29 @@ pub async fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> P
         tr.topic_id = td.topic_id;
         tr.partition_responses = parts;
         responses.push(tr);
+    }
+    // Appended: the connection's next Produce may append while this one waits for its ISR.
+    release_append_order();
+    if let Some(rm) = &state.replicas {
+        for (t, i, p, last) in waits {
+            let mut c = await_replication(rm, &p, last, req.timeout_ms).await;
+            // Kafka's DelayedProduce: replicated, but the ISR shrank below min.insync.replicas
+            // meanwhile.
+            if c == code::NONE
+                && (rm.isr_size(&p.topic, p.index) as i32) < min_insync_replicas(state, &p)
+            {
+                c = crate::replica::code::NOT_ENOUGH_REPLICAS_AFTER_APPEND;
+            }
+            if c != code::NONE {
+                if let Some(r) = responses
+                    .get_mut(t)
+                    .and_then(|tr: &mut TopicProduceResponse| tr.partition_responses.get_mut(i))
+                {
+                    let index = r.index;
+                    *r = partition_error(index, c, None);
+                }
+            }
+        }
     }
     let mut resp = ProduceResponse::default();
     resp.responses = responses;

@@ -117,6 +117,10 @@ async fn read_loop<R: AsyncRead + Unpin>(
     });
     let max = state.config.socket_request_max_bytes;
     let idle = Duration::from_millis(state.connections_max_idle_ms);
+    // On a cluster a Produce runs as its own task so acks=all can wait for the ISR without
+    // holding up the requests behind it; this lock, taken here in request order and released
+    // by the handler once it has appended, keeps one connection's appends in the order sent.
+    let produce_order = Arc::new(tokio::sync::Mutex::new(()));
     loop {
         let len = tokio::select! {
             r = tokio::time::timeout(idle, rd.read_i32()) => match r {
@@ -211,6 +215,15 @@ async fn read_loop<R: AsyncRead + Unpin>(
         let pending = if waits {
             let st = state.clone();
             Pending::Task(tokio::spawn(async move { api::dispatch(&st, frame).await }))
+        } else if frame.api == ApiKey::Produce && state.replicas.is_some() {
+            let order = produce_order.clone().lock_owned().await;
+            let st = state.clone();
+            Pending::Task(tokio::spawn(
+                api::produce::APPEND_ORDER
+                    .scope(std::cell::RefCell::new(Some(order)), async move {
+                        api::dispatch(&st, frame).await
+                    }),
+            ))
         } else {
             let api_key = frame.api;
             let client = protocol::client_id(&frame.header).to_string();
