@@ -28,7 +28,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 #[path = "support/mod.rs"]
 mod support;
-use support::{env_or, settle};
+use support::{env_or, settle, CountingContext};
 
 const SMALL: usize = 100;
 const LARGE: usize = 10 * 1024;
@@ -644,34 +644,6 @@ fn producer_config(bootstrap: &str, acks: &str, linger_ms: u64) -> ClientConfig 
         .set("enable.idempotence", "false");
     apply_overrides(&mut c, "WEIR_BENCH_PRODUCER_CONFIG");
     c
-}
-
-#[derive(Default)]
-struct CountingContext {
-    delivered: AtomicU64,
-    failed: AtomicU64,
-    first_error: Mutex<Option<String>>,
-}
-
-impl ClientContext for CountingContext {}
-
-impl ProducerContext for CountingContext {
-    type DeliveryOpaque = ();
-
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        match result {
-            Ok(_) => {
-                self.delivered.fetch_add(1, Ordering::Relaxed);
-            }
-            Err((e, _)) => {
-                self.failed.fetch_add(1, Ordering::Relaxed);
-                let mut first = self.first_error.lock().unwrap();
-                if first.is_none() {
-                    *first = Some(e.to_string());
-                }
-            }
-        }
-    }
 }
 
 struct Throughput {

@@ -26,7 +26,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 #[path = "support/mod.rs"]
 mod support;
-use support::{env_or, settle, thread_ticks, CpuUse};
+use support::{env_or, settle, thread_ticks, CountingContext, CpuUse};
 
 const SMALL: usize = 100;
 const LARGE: usize = 10 * 1024;
@@ -136,34 +136,6 @@ impl Cluster {
 
 // ---------------------------------------------------------------------------------------------
 // Throughput producer (acks=1)
-
-#[derive(Default)]
-struct CountingContext {
-    delivered: AtomicU64,
-    failed: AtomicU64,
-    first_error: Mutex<Option<String>>,
-}
-
-impl ClientContext for CountingContext {}
-
-impl ProducerContext for CountingContext {
-    type DeliveryOpaque = ();
-
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        match result {
-            Ok(_) => {
-                self.delivered.fetch_add(1, Ordering::Relaxed);
-            }
-            Err((e, _)) => {
-                self.failed.fetch_add(1, Ordering::Relaxed);
-                let mut first = self.first_error.lock().unwrap();
-                if first.is_none() {
-                    *first = Some(e.to_string());
-                }
-            }
-        }
-    }
-}
 
 fn producer_config(bootstrap: &str, acks: &str, linger_ms: u64) -> ClientConfig {
     let mut c = ClientConfig::new();

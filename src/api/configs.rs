@@ -357,16 +357,10 @@ pub async fn handle_alter(
             .iter()
             .map(|r| (r.resource_type, r.resource_name.to_string()))
             .collect();
-        return forward_config_change(rm, req, validate_only, |r| {
+        return forward_config_change(rm, req, &names, validate_only, |r| {
             r.responses.iter().any(|x| x.error_code == 0)
         })
-        .await
-        .unwrap_or_else(|| {
-            // The controller did not answer: every resource times out, as Kafka reports it.
-            let mut resp = Default::default();
-            fill_timeouts(&mut resp, &names);
-            resp
-        });
+        .await;
     }
     let mut resp = kafka_protocol::messages::AlterConfigsResponse::default();
     for res in req.resources {
@@ -415,16 +409,10 @@ pub async fn handle_incremental_alter(
             .iter()
             .map(|r| (r.resource_type, r.resource_name.to_string()))
             .collect();
-        return forward_config_change(rm, req, validate_only, |r| {
+        return forward_config_change(rm, req, &names, validate_only, |r| {
             r.responses.iter().any(|x| x.error_code == 0)
         })
-        .await
-        .unwrap_or_else(|| {
-            // The controller did not answer: every resource times out, as Kafka reports it.
-            let mut resp = Default::default();
-            fill_timeouts(&mut resp, &names);
-            resp
-        });
+        .await;
     }
     let mut resp = kafka_protocol::messages::IncrementalAlterConfigsResponse::default();
     for res in req.resources {
@@ -463,11 +451,13 @@ pub async fn handle_incremental_alter(
 async fn forward_config_change<R>(
     rm: &crate::replica::ReplicaManager,
     req: R,
+    names: &[(i8, String)],
     validate_only: bool,
     changed: impl Fn(&R::Response) -> bool,
-) -> Option<R::Response>
+) -> R::Response
 where
     R: kafka_protocol::protocol::Request + Send + 'static,
+    R::Response: Default + TimeoutFill,
 {
     let before = rm.applied_offset();
     match super::controller::forward(rm, req).await {
@@ -475,11 +465,16 @@ where
             if !validate_only && changed(&resp) {
                 super::controller::await_metadata(rm, |img| img.offset > before).await;
             }
-            Some(resp)
+            resp
         }
         Err(e) => {
+            // No answer: every resource times out, as Kafka reports it.
             tracing::warn!("config change: the controller is unreachable ({e})");
-            None
+            let mut resp = R::Response::default();
+            for (t, n) in names {
+                resp.push_timeout(*t, n);
+            }
+            resp
         }
     }
 }
@@ -508,11 +503,5 @@ impl TimeoutFill for kafka_protocol::messages::IncrementalAlterConfigsResponse {
         r.resource_type = resource_type;
         r.resource_name = str(name.to_string());
         self.responses.push(r);
-    }
-}
-
-fn fill_timeouts(resp: &mut impl TimeoutFill, names: &[(i8, String)]) {
-    for (t, n) in names {
-        resp.push_timeout(*t, n);
     }
 }

@@ -43,6 +43,14 @@ fn empty_partition(partition: i32, error: i16) -> PartitionData {
     d
 }
 
+/// A partition answer without records, carrying the partition's current offsets.
+fn with_offsets(mut d: PartitionData, p: &crate::log::Partition) -> PartitionData {
+    d.high_watermark = p.high_watermark();
+    d.last_stable_offset = p.last_stable_offset();
+    d.log_start_offset = p.log_start_offset();
+    d
+}
+
 /// Reads every partition once, within the response limit.
 fn read_all(
     state: &BrokerState,
@@ -124,42 +132,34 @@ fn read_all(
             }
             _ => None,
         };
-        if let Some(b) = preferred {
-            // KIP-392: no records; the consumer fetches from the follower in its rack.
+        // Answers without records: KIP-392 sends the consumer to the follower in its rack; a
+        // follower whose last batch's epoch ends earlier here holds records this leader does
+        // not, and is told where the logs diverge (Kafka's
+        // validateFetchOffsetAndMaybeGetDivergingEpoch; no answer for an epoch that old is not
+        // a divergence, the fetch goes on by offset).
+        let no_records = if let Some(b) = preferred {
             d.preferred_read_replica = BrokerId(b);
-            d.high_watermark = p.high_watermark();
-            d.last_stable_offset = p.last_stable_offset();
-            d.log_start_offset = p.log_start_offset();
+            true
+        } else if replica >= 0 && sp.last_fetched_epoch >= 0 {
+            let (epoch, end) = p.end_offset_for_epoch(sp.last_fetched_epoch);
+            let diverges = end >= 0 && (epoch < sp.last_fetched_epoch || end < sp.fetch_offset);
+            if diverges {
+                d.diverging_epoch.epoch = epoch;
+                d.diverging_epoch.end_offset = end;
+            }
+            diverges
+        } else {
+            false
+        };
+        if no_records {
             out.push(Served {
                 key,
                 topic_id: sp.topic_id,
-                data: d,
+                data: with_offsets(d, &p),
                 bytes: 0,
                 changed: true,
             });
             continue;
-        }
-        if replica >= 0 && sp.last_fetched_epoch >= 0 {
-            // A follower whose last batch's epoch ends earlier here (or is unknown here)
-            // holds records this leader does not: tell it where the logs diverge.
-            let (epoch, end) = p.end_offset_for_epoch(sp.last_fetched_epoch);
-            // Kafka's validateFetchOffsetAndMaybeGetDivergingEpoch: no answer (the leader has
-            // no epoch that old) is not a divergence; the fetch goes on by offset.
-            if end >= 0 && (epoch < sp.last_fetched_epoch || end < sp.fetch_offset) {
-                d.diverging_epoch.epoch = epoch;
-                d.diverging_epoch.end_offset = end;
-                d.high_watermark = p.high_watermark();
-                d.last_stable_offset = p.last_stable_offset();
-                d.log_start_offset = p.log_start_offset();
-                out.push(Served {
-                    key,
-                    topic_id: sp.topic_id,
-                    data: d,
-                    bytes: 0,
-                    changed: true,
-                });
-                continue;
-            }
         }
         let result = if replica >= 0 {
             let r = p.read_replica(sp.fetch_offset, limit.max(1));
@@ -214,14 +214,10 @@ fn read_all(
                 if let LogError::Io { .. } = e {
                     tracing::error!("fetch from {}-{} failed: {e}", p.topic, p.index);
                 }
-                let mut d = empty_partition(sp.partition, e.code());
-                d.high_watermark = p.high_watermark();
-                d.last_stable_offset = p.last_stable_offset();
-                d.log_start_offset = p.log_start_offset();
                 out.push(Served {
                     key,
                     topic_id: sp.topic_id,
-                    data: d,
+                    data: with_offsets(empty_partition(sp.partition, e.code()), &p),
                     bytes: 0,
                     changed: true,
                 });
