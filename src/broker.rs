@@ -233,8 +233,7 @@ impl Broker {
         }
         {
             // Finish transactions a crash left between their two phases before serving.
-            let st = state.clone();
-            let _ = tokio::task::spawn_blocking(move || st.txns.load(&st)).await;
+            state.txns.load(&state).await;
         }
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = Vec::new();

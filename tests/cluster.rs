@@ -526,3 +526,186 @@ fn a_consumer_is_sent_to_the_follower_in_its_rack() {
     let (_, preferred, _) = fetch_v11(leader, "racks", "");
     assert_eq!(preferred, -1);
 }
+
+/// Everything the committed reader sees in `parts` partitions, as values.
+fn read_committed(bootstrap: &str, topic: &str, parts: i32, expect: usize) -> Vec<String> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "cluster-txn-reader")
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..parts {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .expect("tpl");
+    }
+    consumer.assign(&tpl).expect("assign");
+    let mut out = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    // Past the expected count, a little longer: anything extra (aborted) must show up too.
+    let mut settle: Option<std::time::Instant> = None;
+    while std::time::Instant::now() < deadline {
+        if out.len() >= expect {
+            let s = *settle.get_or_insert_with(std::time::Instant::now);
+            if s.elapsed() > Duration::from_secs(2) {
+                break;
+            }
+        }
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            out.push(
+                m.payload()
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    out
+}
+
+fn txn_producer(bootstrap: &str, id: &str) -> rdkafka::producer::BaseProducer {
+    use rdkafka::producer::Producer;
+    let p: rdkafka::producer::BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("transactional.id", id)
+        .set("transaction.timeout.ms", "30000")
+        .set("message.timeout.ms", "30000")
+        .create()
+        .expect("producer");
+    p.init_transactions(Duration::from_secs(60))
+        .expect("init_transactions");
+    p
+}
+
+fn send_txn(p: &rdkafka::producer::BaseProducer, topic: &str, values: &[String], parts: i32) {
+    use rdkafka::producer::{BaseRecord, Producer};
+    for (i, v) in values.iter().enumerate() {
+        p.send(
+            BaseRecord::<(), str>::to(topic)
+                .payload(v.as_str())
+                .partition(i as i32 % parts),
+        )
+        .expect("send");
+    }
+    p.flush(Duration::from_secs(30)).expect("flush");
+}
+
+#[test]
+fn transactions_span_brokers_and_survive_the_coordinator_crashing() {
+    use rdkafka::producer::Producer;
+    let mut c = TestCluster::start(
+        3,
+        &[
+            ("transaction.state.log.num.partitions", "3"),
+            ("offsets.topic.num.partitions", "3"),
+        ],
+    );
+    let boot = c.bootstrap();
+    // Three partitions, so the transaction's partitions have leaders on every broker.
+    create(&boot, NewTopic::new("txs", 3, TopicReplication::Fixed(3)));
+    let leaders: HashSet<i32> = (0..3)
+        .filter_map(|p| c.partition_state("txs", p).map(|(l, _, _)| l))
+        .collect();
+    assert_eq!(leaders.len(), 3, "leaders spread over the brokers");
+
+    // A transactional id coordinated away from node 1 (the controller stays up in this stage).
+    let probe = txn_producer(&boot, "probe");
+    drop(probe);
+    let (id, coordinator) = (0..100)
+        .map(|i| format!("txn-{i}"))
+        .find_map(|id| {
+            let p = weir::group::store::partition_for(&id, 3);
+            let (leader, _, _) = c.partition_state("__transaction_state", p)?;
+            (leader != 1 && leader >= 0).then_some((id, leader))
+        })
+        .expect("an id coordinated elsewhere");
+
+    let p = txn_producer(&boot, &id);
+    // Committed across three leaders, then one aborted, then one with the group's offsets.
+    p.begin_transaction().expect("begin");
+    send_txn(&p, "txs", &values("committed", 9), 3);
+    p.commit_transaction(Duration::from_secs(30))
+        .expect("commit");
+    p.begin_transaction().expect("begin");
+    send_txn(&p, "txs", &values("aborted", 6), 3);
+    p.abort_transaction(Duration::from_secs(30)).expect("abort");
+    let group = "txn-group";
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &boot)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    p.begin_transaction().expect("begin");
+    send_txn(&p, "txs", &values("with-offsets", 3), 3);
+    let mut offsets = TopicPartitionList::new();
+    offsets
+        .add_partition_offset("txs", 0, Offset::Offset(5))
+        .expect("tpl");
+    p.send_offsets_to_transaction(
+        &offsets,
+        &consumer.group_metadata().expect("group metadata"),
+        Duration::from_secs(30),
+    )
+    .expect("send offsets");
+    p.commit_transaction(Duration::from_secs(30))
+        .expect("commit with offsets");
+
+    // An open transaction, then its coordinator crashes: the new coordinator loads it from
+    // the replicated transaction log and the producer's commit goes through it.
+    p.begin_transaction().expect("begin");
+    send_txn(&p, "txs", &values("across-failover", 3), 3);
+    c.kill(c.index_of(coordinator));
+    let tp = weir::group::store::partition_for(&id, 3);
+    wait_until(
+        Duration::from_secs(20),
+        "a new transaction coordinator",
+        || {
+            c.partition_state("__transaction_state", tp)
+                .is_some_and(|(l, _, _)| l != coordinator && l >= 0)
+        },
+    );
+    p.commit_transaction(Duration::from_secs(60))
+        .expect("commit through the new coordinator");
+    drop(p);
+
+    let boot = c.bootstrap();
+    let mut got = read_committed(&boot, "txs", 3, 15);
+    got.sort();
+    let mut want: Vec<String> = values("committed", 9)
+        .into_iter()
+        .chain(values("with-offsets", 3))
+        .chain(values("across-failover", 3))
+        .collect();
+    want.sort();
+    assert_eq!(
+        got, want,
+        "read_committed sees exactly the committed records"
+    );
+
+    let cons: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &boot)
+        .set("group.id", group)
+        .create()
+        .expect("consumer");
+    let mut q = TopicPartitionList::new();
+    q.add_partition("txs", 0);
+    let committed = cons
+        .committed_offsets(q, Duration::from_secs(20))
+        .expect("committed offsets");
+    assert_eq!(
+        committed.elements()[0].offset(),
+        Offset::Offset(5),
+        "the transaction's offsets are committed"
+    );
+
+    // A new instance of the producer fences the old epoch and still commits.
+    let p2 = txn_producer(&boot, &id);
+    p2.begin_transaction().expect("begin");
+    send_txn(&p2, "txs", &values("second-instance", 3), 3);
+    p2.commit_transaction(Duration::from_secs(30))
+        .expect("commit");
+    let got = read_committed(&boot, "txs", 3, 18);
+    assert_eq!(got.len(), 18, "{got:?}");
+}

@@ -31,10 +31,10 @@ use super::{str, topic_name};
 const GROUP_AUTHORIZATION_FAILED: i16 = 30;
 /// The group is coordinated by another broker (after a leadership move); the client looks
 /// its coordinator up again.
-const NOT_COORDINATOR: i16 = 16;
+pub(crate) const NOT_COORDINATOR: i16 = 16;
 
 /// On a cluster, whether another broker coordinates this group now.
-fn not_coordinator(state: &BrokerState, group: &str) -> bool {
+pub(crate) fn not_coordinator(state: &BrokerState, group: &str) -> bool {
     state.replicas.as_ref().is_some_and(|rm| {
         !state
             .groups
@@ -285,7 +285,7 @@ async fn create_internal_topic(
 
 /// Waits until everything appended to the group's offsets partition is replicated to its
 /// ISR; `Some(error)` if that fails (leadership lost, timeout).
-async fn await_offsets_replicated(state: &BrokerState, group: &str) -> Option<i16> {
+pub(crate) async fn await_offsets_replicated(state: &BrokerState, group: &str) -> Option<i16> {
     let rm = state.replicas.as_ref()?;
     let n = state.groups.offsets_partition_count();
     let idx = crate::group::store::partition_for(group, n);
@@ -293,7 +293,10 @@ async fn await_offsets_replicated(state: &BrokerState, group: &str) -> Option<i1
         .cluster
         .partition(crate::group::store::OFFSETS_TOPIC, idx)?;
     let last = p.log_end_offset() - 1;
-    match super::produce::await_replication(rm, &p, last, 5000).await {
+    let Ok(epoch) = rm.check_leader(&p.topic, p.index, -1) else {
+        return Some(NOT_COORDINATOR);
+    };
+    match crate::replica::durable::await_replication(rm, &p, epoch, last, 5000).await {
         0 => None,
         c if c == crate::replica::code::REQUEST_TIMED_OUT => Some(c),
         _ => Some(NOT_COORDINATOR),

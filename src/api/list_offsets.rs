@@ -67,7 +67,7 @@ fn partition_for(
     if let Some(rm) = &state.replicas {
         return rm
             .check_leader(&p.topic, p.index, current_leader_epoch)
-            .map(|()| p);
+            .map(|_| p);
     }
     match check_leader_epoch(current_leader_epoch, p.leader_epoch()) {
         code::NONE => Ok(p),

@@ -280,6 +280,7 @@ pub(crate) async fn dispatch_broker(
         DescribeTransactions => txn::handle_describe_transactions,
         ListTransactions => txn::handle_list_transactions,
         DescribeProducers => txn::handle_describe_producers,
+        WriteTxnMarkers => txn::handle_write_txn_markers,
         DescribeUserScramCredentials => users::handle_describe,
         AlterUserScramCredentials => users::handle_alter,
         SaslHandshake => users::handle_handshake_without_sasl,

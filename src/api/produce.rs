@@ -13,6 +13,7 @@ use crate::log::LogError;
 use crate::txn::coordinator::{code as txn_code, AddMode};
 
 use super::{code, str};
+use crate::replica::durable;
 
 fn partition_error(index: i32, error: i16, message: Option<String>) -> PartitionProduceResponse {
     let mut r = PartitionProduceResponse::default();
@@ -44,26 +45,22 @@ async fn join_transaction(
     if !add && !state.txns.verification {
         return Ok(());
     }
-    let target = [(part.topic.clone(), part.index)];
+    let mode = if add {
+        AddMode::Implicit
+    } else {
+        AddMode::Verify
+    };
     let mut waited_ms = 0;
     loop {
-        let c = state
-            .txns
-            .add_partitions(
-                state,
-                txn_id,
-                h.producer_id,
-                h.producer_epoch,
-                &target,
-                if add {
-                    AddMode::Implicit
-                } else {
-                    AddMode::Verify
-                },
-            )
-            .first()
-            .copied()
-            .unwrap_or(code::NONE);
+        let c = crate::txn::join::add_or_verify(
+            state,
+            txn_id,
+            h.producer_id,
+            h.producer_epoch,
+            (part.topic.clone(), part.index),
+            mode,
+        )
+        .await;
         return Err(match c {
             code::NONE => return Ok(()),
             // The previous transaction's markers may still be going out: retry briefly.
@@ -91,59 +88,6 @@ tokio::task_local! {
 /// Lets the connection's next Produce append: this one's appends are done.
 fn release_append_order() {
     let _ = APPEND_ORDER.try_with(|g| g.borrow_mut().take());
-}
-
-/// The partition's `min.insync.replicas` (topic override, else the broker's setting).
-fn min_insync_replicas(state: &BrokerState, p: &Partition) -> i32 {
-    let overrides = state
-        .cluster
-        .topic(&p.topic)
-        .map(|t| t.meta.configs.clone())
-        .unwrap_or_default();
-    crate::config::resolved_topic_value(
-        state.cluster.broker_props(),
-        "min.insync.replicas",
-        &overrides,
-    )
-    .ok()
-    .and_then(|r| r.value)
-    .and_then(|v| v.trim().parse().ok())
-    .unwrap_or(1)
-}
-
-/// acks=all: waits until the high watermark passes `last` (every ISR member has the batch),
-/// at most `timeout_ms` (Kafka's DelayedProduce). Leadership lost while waiting is
-/// NOT_LEADER_OR_FOLLOWER; an ISR that shrank below min.insync.replicas meanwhile is
-/// NOT_ENOUGH_REPLICAS_AFTER_APPEND.
-pub(crate) async fn await_replication(
-    rm: &crate::replica::ReplicaManager,
-    p: &Partition,
-    last: i64,
-    timeout_ms: i32,
-) -> i16 {
-    use crate::replica::code as rc;
-    let mut hw = p.subscribe();
-    let deadline = tokio::time::Instant::now()
-        + std::time::Duration::from_millis(timeout_ms.clamp(0, 300_000) as u64);
-    loop {
-        if *hw.borrow_and_update() > last {
-            return code::NONE;
-        }
-        if rm.check_leader(&p.topic, p.index, -1).is_err() {
-            return rc::NOT_LEADER_OR_FOLLOWER;
-        }
-        match tokio::time::timeout_at(
-            deadline.min(tokio::time::Instant::now() + std::time::Duration::from_millis(200)),
-            hw.changed(),
-        )
-        .await
-        {
-            Ok(Ok(())) => continue,
-            Ok(Err(_)) => return rc::NOT_LEADER_OR_FOLLOWER,
-            Err(_) if tokio::time::Instant::now() >= deadline => return rc::REQUEST_TIMED_OUT,
-            Err(_) => continue,
-        }
-    }
 }
 
 pub async fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> ProduceResponse {
@@ -215,20 +159,26 @@ pub async fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> P
                 parts.push(partition_error(pd.index, missing, None));
                 continue;
             };
+            // The leader epoch of this append: an acks=all wait that sees it change fails.
+            let mut led_at = -1;
             if let Some(rm) = &state.replicas {
-                if let Err(c) = rm.check_leader(&p.topic, p.index, -1) {
-                    let mut r = partition_error(pd.index, c, None);
-                    // KIP-951: name the leader so the client need not refresh metadata.
-                    if let Some(l) = rm.leadership(&p.topic, p.index).filter(|l| l.leader >= 0) {
-                        r.current_leader.leader_id = BrokerId(l.leader);
-                        r.current_leader.leader_epoch = l.leader_epoch;
-                        hinted.insert(l.leader);
+                match rm.check_leader(&p.topic, p.index, -1) {
+                    Ok(e) => led_at = e,
+                    Err(c) => {
+                        let mut r = partition_error(pd.index, c, None);
+                        // KIP-951: name the leader so the client need not refresh metadata.
+                        if let Some(l) = rm.leadership(&p.topic, p.index).filter(|l| l.leader >= 0)
+                        {
+                            r.current_leader.leader_id = BrokerId(l.leader);
+                            r.current_leader.leader_epoch = l.leader_epoch;
+                            hinted.insert(l.leader);
+                        }
+                        parts.push(r);
+                        continue;
                     }
-                    parts.push(r);
-                    continue;
                 }
                 if req.acks == -1 {
-                    let min_isr = min_insync_replicas(state, &p);
+                    let min_isr = durable::min_insync_replicas(state, &p);
                     let isr = rm.isr_size(&p.topic, p.index);
                     if (isr as i32) < min_isr {
                         parts.push(partition_error(
@@ -270,7 +220,7 @@ pub async fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> P
                     if req.acks == -1 && state.replicas.is_some() {
                         let last = info.base_offset
                             + header.as_ref().map_or(0, |h| h.last_offset_delta as i64);
-                        waits.push((responses.len(), parts.len(), p.clone(), last));
+                        waits.push((responses.len(), parts.len(), p.clone(), led_at, last));
                     }
                     r.base_offset = info.base_offset;
                     r.log_append_time_ms = info.log_append_time;
@@ -314,12 +264,12 @@ pub async fn handle(state: &BrokerState, req: ProduceRequest, version: i16) -> P
     // Appended: the connection's next Produce may append while this one waits for its ISR.
     release_append_order();
     if let Some(rm) = &state.replicas {
-        for (t, i, p, last) in waits {
-            let mut c = await_replication(rm, &p, last, req.timeout_ms).await;
+        for (t, i, p, led_at, last) in waits {
+            let mut c = durable::await_replication(rm, &p, led_at, last, req.timeout_ms).await;
             // Kafka's DelayedProduce: replicated, but the ISR shrank below min.insync.replicas
             // meanwhile.
             if c == code::NONE
-                && (rm.isr_size(&p.topic, p.index) as i32) < min_insync_replicas(state, &p)
+                && (rm.isr_size(&p.topic, p.index) as i32) < durable::min_insync_replicas(state, &p)
             {
                 c = crate::replica::code::NOT_ENOUGH_REPLICAS_AFTER_APPEND;
             }

@@ -50,6 +50,7 @@ pub async fn handle_init_producer_id(
             match state
                 .txns
                 .init_producer_id(state, id, req.transaction_timeout_ms, expected)
+                .await
             {
                 Ok((pid, epoch)) => {
                     resp.error_code = code::NONE;
@@ -162,14 +163,17 @@ pub async fn handle_add_partitions(
             resp.results_by_topic_v3_and_below = topic_results(&req.v3_and_below_topics, &codes);
             return resp;
         }
-        let codes = state.txns.add_partitions(
-            state,
-            req.v3_and_below_transactional_id.0.as_str(),
-            req.v3_and_below_producer_id.0,
-            req.v3_and_below_producer_epoch,
-            &parts,
-            AddMode::Explicit,
-        );
+        let codes = state
+            .txns
+            .add_partitions(
+                state,
+                req.v3_and_below_transactional_id.0.as_str(),
+                req.v3_and_below_producer_id.0,
+                req.v3_and_below_producer_epoch,
+                &parts,
+                AddMode::Explicit,
+            )
+            .await;
         resp.results_by_topic_v3_and_below = topic_results(&req.v3_and_below_topics, &codes);
         return resp;
     }
@@ -180,18 +184,21 @@ pub async fn handle_add_partitions(
     }
     for t in &req.transactions {
         let parts = flatten(&t.topics);
-        let codes = state.txns.add_partitions(
-            state,
-            t.transactional_id.0.as_str(),
-            t.producer_id.0,
-            t.producer_epoch,
-            &parts,
-            if t.verify_only {
-                AddMode::Verify
-            } else {
-                AddMode::Implicit
-            },
-        );
+        let codes = state
+            .txns
+            .add_partitions(
+                state,
+                t.transactional_id.0.as_str(),
+                t.producer_id.0,
+                t.producer_epoch,
+                &parts,
+                if t.verify_only {
+                    AddMode::Verify
+                } else {
+                    AddMode::Implicit
+                },
+            )
+            .await;
         let mut r = AddPartitionsToTxnResult::default();
         r.transactional_id = t.transactional_id.clone();
         r.topic_results = topic_results(&t.topics, &codes);
@@ -231,6 +238,7 @@ pub async fn handle_add_offsets(
                 &[part],
                 AddMode::Explicit,
             )
+            .await
             .first()
             .copied()
             .unwrap_or(code::NONE),
@@ -250,14 +258,18 @@ pub async fn handle_end_txn(
         resp.producer_epoch = -1;
         return resp;
     }
-    match state.txns.end(
-        state,
-        req.transactional_id.0.as_str(),
-        req.producer_id.0,
-        req.producer_epoch,
-        req.committed,
-        version >= 5,
-    ) {
+    match state
+        .txns
+        .end(
+            state,
+            req.transactional_id.0.as_str(),
+            req.producer_id.0,
+            req.producer_epoch,
+            req.committed,
+            version >= 5,
+        )
+        .await
+    {
         Ok((pid, epoch)) => {
             resp.error_code = code::NONE;
             resp.producer_id = ProducerId(pid);
@@ -270,6 +282,48 @@ pub async fn handle_end_txn(
         }
     }
     resp
+}
+
+/// TxnOffsetCommit: whether the producer owns the transaction and the group's offsets
+/// partition is part of it. Transactions v2 (v5+) adds that partition implicitly, as Kafka's
+/// group coordinator does instead of the client's AddOffsetsToTxn; older versions are checked
+/// by the coordinator (KIP-890 part 1 verification when it is another broker).
+async fn txn_owner(
+    state: &BrokerState,
+    txn_id: &str,
+    producer_id: i64,
+    producer_epoch: i16,
+    part: (String, i32),
+    version: i16,
+) -> i16 {
+    if version < 5 && state.txns.placement(state, txn_id).is_ok() {
+        let Some(t) = state.txns.get(txn_id) else {
+            return txn_code::INVALID_PRODUCER_ID_MAPPING;
+        };
+        let m = t.lock().await;
+        return if m.producer_id != producer_id {
+            txn_code::INVALID_PRODUCER_ID_MAPPING
+        } else if m.epoch != producer_epoch {
+            txn_code::PRODUCER_FENCED
+        } else {
+            code::NONE
+        };
+    }
+    if version < 5 && !state.txns.verification {
+        return code::NONE;
+    }
+    let mode = if version >= 5 {
+        AddMode::Implicit
+    } else {
+        AddMode::Verify
+    };
+    match crate::txn::join::add_or_verify(state, txn_id, producer_id, producer_epoch, part, mode)
+        .await
+    {
+        txn_code::PRODUCER_FENCED if version >= 5 => txn_code::INVALID_PRODUCER_EPOCH,
+        txn_code::TRANSACTION_ABORTABLE if version < 5 => txn_code::INVALID_TXN_STATE,
+        c => c,
+    }
 }
 
 pub async fn handle_txn_offset_commit(
@@ -288,48 +342,24 @@ pub async fn handle_txn_offset_commit(
     } else {
         code::NONE
     };
-    // Transactions v2 (v5+): the group's offsets partition joins the transaction implicitly,
-    // as Kafka's group coordinator adds it instead of the client's AddOffsetsToTxn.
-    let implicit = if denied == code::NONE && version >= 5 {
+    let txn_id = req.transactional_id.0.as_str();
+    let owner = if denied != code::NONE {
+        denied
+    } else if super::groups::not_coordinator(state, &group) {
+        super::groups::NOT_COORDINATOR
+    } else {
         match TxnCoordinator::offsets_partition(state, &group) {
             Err(c) => c,
             Ok(part) => {
-                let c = state
-                    .txns
-                    .add_partitions(
-                        state,
-                        req.transactional_id.0.as_str(),
-                        req.producer_id.0,
-                        req.producer_epoch,
-                        &[part],
-                        AddMode::Implicit,
-                    )
-                    .first()
-                    .copied()
-                    .unwrap_or(code::NONE);
-                if c == txn_code::PRODUCER_FENCED {
-                    txn_code::INVALID_PRODUCER_EPOCH
-                } else {
-                    c
-                }
-            }
-        }
-    } else {
-        code::NONE
-    };
-    // The producer must own the transaction, and the group must be part of it.
-    let owner = match state.txns.get(req.transactional_id.0.as_str()) {
-        _ if denied != code::NONE => denied,
-        _ if implicit != code::NONE => implicit,
-        None => txn_code::INVALID_PRODUCER_ID_MAPPING,
-        Some(t) => {
-            let m = t.lock().unwrap_or_else(|p| p.into_inner());
-            if m.producer_id != req.producer_id.0 {
-                txn_code::INVALID_PRODUCER_ID_MAPPING
-            } else if m.epoch != req.producer_epoch {
-                txn_code::PRODUCER_FENCED
-            } else {
-                code::NONE
+                txn_owner(
+                    state,
+                    txn_id,
+                    req.producer_id.0,
+                    req.producer_epoch,
+                    part,
+                    version,
+                )
+                .await
             }
         }
     };
@@ -382,13 +412,21 @@ pub async fn handle_txn_offset_commit(
             Vec::new()
         } else {
             state.groups.get_or_create(&group);
-            state.groups.txn_commit(
+            let codes = state.groups.txn_commit(
                 &state.cluster,
                 &group,
                 req.producer_id.0,
                 req.producer_epoch,
                 allowed,
-            )
+            );
+            // On a cluster the pending offsets count once the partition's ISR has them.
+            match super::groups::await_offsets_replicated(state, &group).await {
+                None => codes,
+                Some(c) => codes
+                    .into_iter()
+                    .map(|x| if x == code::NONE { c } else { x })
+                    .collect(),
+            }
         }
         .into_iter();
         topic_refused
@@ -448,6 +486,13 @@ pub async fn handle_describe_transactions(
             resp.transaction_states.push(ts);
             continue;
         }
+        if let Err(c) = state.txns.placement(state, id.0.as_str()) {
+            ts.error_code = c;
+            ts.producer_id = ProducerId(-1);
+            ts.producer_epoch = -1;
+            resp.transaction_states.push(ts);
+            continue;
+        }
         match state.txns.get(id.0.as_str()) {
             None => {
                 ts.error_code = txn_code::TRANSACTIONAL_ID_NOT_FOUND;
@@ -455,7 +500,7 @@ pub async fn handle_describe_transactions(
                 ts.producer_epoch = -1;
             }
             Some(t) => {
-                let m = t.lock().unwrap_or_else(|p| p.into_inner());
+                let m = t.lock().await;
                 ts.error_code = code::NONE;
                 ts.transaction_state = str(m.state.name());
                 ts.transaction_timeout_ms = m.timeout_ms;
@@ -511,7 +556,11 @@ pub async fn handle_list_transactions(
         .and_then(|p| regex::Regex::new(&format!("^(?:{})$", p.as_str())).ok());
     let now = crate::log::segment::now_ms();
     for t in state.txns.all() {
-        let m = t.lock().unwrap_or_else(|p| p.into_inner());
+        let m = t.lock().await;
+        // Each broker lists the ids it coordinates (the admin client asks them all).
+        if state.txns.placement(state, &m.id).is_err() {
+            continue;
+        }
         if !req.state_filters.is_empty()
             && !req
                 .state_filters
@@ -590,3 +639,64 @@ pub async fn handle_describe_producers(
 
 /// A producer id block has not arrived from the controller yet; the client retries.
 const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
+
+/// WriteTxnMarkers (from a transaction coordinator on another broker): each partition gets the
+/// marker from this broker as its leader, with acks=all; a marker on an offsets partition
+/// settles the group's pending transactional offsets. Needs CLUSTER_ACTION, as in Kafka.
+pub async fn handle_write_txn_markers(
+    state: &BrokerState,
+    req: WriteTxnMarkersRequest,
+    _version: i16,
+) -> WriteTxnMarkersResponse {
+    use kafka_protocol::messages::write_txn_markers_response::{
+        WritableTxnMarkerPartitionResult, WritableTxnMarkerResult, WritableTxnMarkerTopicResult,
+    };
+    let permitted = super::allowed(state, op::CLUSTER_ACTION, resource::CLUSTER, CLUSTER_NAME);
+    let mut resp = WriteTxnMarkersResponse::default();
+    for m in req.markers {
+        let parts: Vec<(String, i32)> = m
+            .topics
+            .iter()
+            .flat_map(|t| {
+                t.partition_indexes
+                    .iter()
+                    .map(move |p| (t.name.0.as_str().to_string(), *p))
+            })
+            .collect();
+        let codes = if permitted {
+            let marker = crate::txn::markers::Marker {
+                producer_id: m.producer_id.0,
+                producer_epoch: m.producer_epoch,
+                commit: m.transaction_result,
+                coordinator_epoch: m.coordinator_epoch,
+            };
+            crate::txn::markers::write_local(state, marker, &parts).await
+        } else {
+            vec![code::CLUSTER_AUTHORIZATION_FAILED; parts.len()]
+        };
+        let mut codes = codes.into_iter();
+        let mut r = WritableTxnMarkerResult::default();
+        r.producer_id = m.producer_id;
+        r.topics = m
+            .topics
+            .iter()
+            .map(|t| {
+                let mut tr = WritableTxnMarkerTopicResult::default();
+                tr.name = t.name.clone();
+                tr.partitions = t
+                    .partition_indexes
+                    .iter()
+                    .map(|p| {
+                        let mut pr = WritableTxnMarkerPartitionResult::default();
+                        pr.partition_index = *p;
+                        pr.error_code = codes.next().unwrap_or(code::NONE);
+                        pr
+                    })
+                    .collect();
+                tr
+            })
+            .collect();
+        resp.markers.push(r);
+    }
+    resp
+}

@@ -54,6 +54,9 @@ pub const CLIENT_VERSIONS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::BrokerHeartbeat, 0, 1),
     (ApiKey::AlterPartition, 2, 3),
     (ApiKey::AllocateProducerIds, 0, 0),
+    // Broker to broker: a partition leader to a transaction coordinator, and back with markers.
+    (ApiKey::AddPartitionsToTxn, 4, 5),
+    (ApiKey::WriteTxnMarkers, 1, 1),
 ];
 
 /// Largest response frame accepted (a fetch is bounded by the max_bytes we ask for).

@@ -608,6 +608,21 @@ impl Partition {
                 Err((code, message)) => return Err(LogError::Producer { code, message }),
             }
         }
+        if marker {
+            // A marker from an older epoch is a late retry of a transaction the producer has
+            // moved past: writing it would end the producer's current transaction.
+            if let Some(current) = log.producers.epoch_of(h.producer_id) {
+                if h.producer_epoch < current {
+                    return Err(LogError::Producer {
+                        code: crate::txn::coordinator::code::INVALID_PRODUCER_EPOCH,
+                        message: format!(
+                            "marker epoch {} of producer {} is older than its current epoch {current}",
+                            h.producer_epoch, h.producer_id
+                        ),
+                    });
+                }
+            }
+        }
         log.maybe_roll(records.len(), h.last_offset_delta)?;
         let base = log.next_offset();
         let epoch = self.leader_epoch();

@@ -62,6 +62,8 @@ pub const SUPPORTED: &[ApiSupport] = &[
     api(ApiKey::DescribeTransactions, 0, 0),
     api(ApiKey::ListTransactions, 0, 1),
     api(ApiKey::DescribeProducers, 0, 0),
+    // Broker-to-broker (a transaction coordinator's markers); Kafka 4 serves v1 only.
+    api(ApiKey::WriteTxnMarkers, 1, 1),
     api(ApiKey::SaslHandshake, 1, 1),
     api(ApiKey::SaslAuthenticate, 0, 2),
     api(ApiKey::DescribeUserScramCredentials, 0, 0),

@@ -7,6 +7,7 @@
 //! watermark; the fetcher (`fetcher.rs`) copies batches; `lifecycle.rs` registers the broker
 //! and keeps the image current.
 
+pub mod durable;
 pub mod fetcher;
 pub mod lifecycle;
 pub mod peers;
@@ -116,6 +117,9 @@ pub struct ReplicaManager {
     caught_up: AtomicBool,
     /// Requests to the controller other than heartbeats and metadata fetches.
     pub controller: Peer,
+    /// Connections to other brokers, by id (see `broker_peer`).
+    broker_peers: Mutex<HashMap<i32, Arc<Peer>>>,
+    bind: Option<std::net::IpAddr>,
     fetchers: Mutex<HashSet<i32>>,
     /// Topic ids seen in any image during this run: a local topic among them that leaves the
     /// image was deleted, while one never seen is a stray, kept.
@@ -152,6 +156,8 @@ impl ReplicaManager {
                 ),
             ),
             settings,
+            broker_peers: Mutex::new(HashMap::new()),
+            bind,
             image: RwLock::new(Arc::new(MetadataImage::default())),
             applied: watch::channel(-1).0,
             parts: Mutex::new(HashMap::new()),
@@ -242,9 +248,9 @@ impl ReplicaManager {
         })
     }
 
-    /// Whether this broker leads the partition at `current_epoch` (-1: any); Kafka's
-    /// error otherwise.
-    pub fn check_leader(&self, topic: &str, index: i32, current_epoch: i32) -> Result<(), i16> {
+    /// Whether this broker leads the partition at `current_epoch` (-1: any), with the leader
+    /// epoch it leads at; Kafka's error otherwise.
+    pub fn check_leader(&self, topic: &str, index: i32, current_epoch: i32) -> Result<i32, i16> {
         let parts = lock(&self.parts);
         let Some(s) = parts.get(&(topic.to_string(), index)) else {
             return Err(code::NOT_LEADER_OR_FOLLOWER);
@@ -258,7 +264,30 @@ impl ReplicaManager {
         if s.leader != self.node_id {
             return Err(code::NOT_LEADER_OR_FOLLOWER);
         }
-        Ok(())
+        Ok(s.leader_epoch)
+    }
+
+    /// A connection to another broker's inter-broker listener (transaction markers, and the
+    /// partition leader's calls to a transaction coordinator), kept while its address holds.
+    pub fn broker_peer(&self, broker: i32) -> Option<Arc<Peer>> {
+        let img = self.image();
+        let b = img.brokers.get(&broker)?;
+        let e = b.endpoint(&self.settings.inter_broker_listener)?;
+        let addr = format!("{}:{}", e.host, e.port);
+        let mut peers = lock(&self.broker_peers);
+        if let Some(p) = peers.get(&broker).filter(|p| p.addr() == addr) {
+            return Some(p.clone());
+        }
+        let p = Arc::new(Peer::new(
+            addr,
+            peers::options(
+                &format!("weir-broker-{}", self.node_id),
+                self.bind,
+                Duration::from_secs(15),
+            ),
+        ));
+        peers.insert(broker, p.clone());
+        Some(p)
     }
 
     /// A broker's (host, port, rack) on the named listener (else its first), for KIP-951
@@ -402,7 +431,7 @@ impl ReplicaManager {
                         s.leader == self.node_id && s.leader_epoch == next.leader_epoch
                     });
                     if next.leader == self.node_id && !was_leader {
-                        new_leaderships.push(p.clone());
+                        new_leaderships.push((p.clone(), next.leader_epoch));
                     }
                     if next.leader == self.node_id {
                         leaders_to_check.push((key.clone(), p.clone()));
@@ -419,9 +448,12 @@ impl ReplicaManager {
         }
         // The group coordinator of a newly led offsets partition rebuilds its groups from the
         // replicated log before it answers for them.
-        for p in new_leaderships {
+        // So does the transaction coordinator of a newly led transaction-log partition.
+        for (p, epoch) in new_leaderships {
             if p.topic == crate::group::store::OFFSETS_TOPIC {
                 state.groups.reload_partition(&p);
+            } else if p.topic == crate::txn::coordinator::TXN_TOPIC {
+                state.txns.reload_partition(&p, epoch);
             }
         }
         for leader in followed {

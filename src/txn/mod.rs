@@ -2,5 +2,8 @@
 //! state (sequence deduplication, epochs).
 
 pub mod coordinator;
+pub mod join;
+pub mod markers;
 pub mod producer_ids;
 pub mod producer_state;
+pub mod record;

@@ -166,6 +166,11 @@ impl ProducerStateTable {
         None
     }
 
+    /// The producer's current epoch here, if it has written here.
+    pub fn epoch_of(&self, pid: i64) -> Option<i16> {
+        self.entries.get(&pid).map(|e| e.epoch)
+    }
+
     /// A transaction marker ended the producer's transaction; returns its first offset.
     pub fn end_transaction(&mut self, pid: i64, epoch: i16) -> Option<i64> {
         let e = self.entries.entry(pid).or_insert_with(|| ProducerEntry {
