@@ -21,6 +21,8 @@ use catalog::ConfigType;
 /// A configuration problem, naming the setting.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// Only from `Config::from_props`/`set`, which take names programmatically; `load` sorts
+    /// out the names it does not use before building the config (see `classify`).
     #[error("unknown configuration '{0}'")]
     Unknown(String),
     /// Worded as Kafka's `ConfigException`, so operators recognise it.
