@@ -1,4 +1,4 @@
-//! The `weir` command: `weir [serve] [server.properties|weir.toml] [--override name=value]...`
+//! The `weir` command: `weir [serve] [server.properties|weir.toml] [--override name=value]... [--strict]`
 //! runs the broker; `weir topic|produce|consume|group|config|cluster|acl|user ...` are the
 //! client tools (see `weir::cli`).
 
@@ -37,6 +37,10 @@ struct ServeArgs {
     /// Set a property, as `kafka-server-start.sh --override name=value` does. Repeatable.
     #[arg(long = "override", value_name = "NAME=VALUE")]
     overrides: Vec<String>,
+    /// Refuse settings Weir does not use (unknown names, topic-level names) instead of listing
+    /// them in a startup warning; the same as `weir.config.strict=true`.
+    #[arg(long)]
+    strict: bool,
 }
 
 fn main() -> ExitCode {
@@ -58,6 +62,7 @@ fn main() -> ExitCode {
         file: args.config.or(args.file),
         env: std::env::vars().collect(),
         overrides: args.overrides,
+        strict: args.strict,
     };
     let config = match load(&opts) {
         Ok(c) => c,

@@ -312,6 +312,26 @@ fn configs_are_altered_and_records_deleted() {
         &AlterConfigsRequest::default().with_resources(vec![res]),
     );
     assert_eq!(r.responses[0].error_code, 40, "INVALID_CONFIG");
+    // A broker setting's name on a topic is refused as Kafka refuses it, naming the topic key.
+    let mut broker_name = alter_configs_request::AlterableConfig::default();
+    broker_name.name = StrBytes::from_static_str("log.retention.ms");
+    broker_name.value = Some(StrBytes::from_static_str("5000"));
+    let mut res = alter_configs_request::AlterConfigsResource::default();
+    res.resource_type = 2;
+    res.resource_name = StrBytes::from_static_str("alter");
+    res.configs = vec![broker_name];
+    let r: AlterConfigsResponse = c.call(
+        ApiKey::AlterConfigs,
+        2,
+        &AlterConfigsRequest::default().with_resources(vec![res]),
+    );
+    assert_eq!(r.responses[0].error_code, 40, "INVALID_CONFIG");
+    let msg = r.responses[0].error_message.as_deref().unwrap_or_default();
+    assert!(
+        msg.starts_with("Unknown topic config name: log.retention.ms")
+            && msg.contains("the topic-level setting is retention.ms"),
+        "{msg}"
+    );
 
     // IncrementalAlterConfigs: SET, APPEND on a list, DELETE.
     let op = |name: &str, op: i8, value: Option<&str>| {

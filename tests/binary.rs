@@ -17,6 +17,8 @@ fn free_port() -> u16 {
 struct Weir {
     child: Child,
     port: u16,
+    /// What the broker logged before its startup line (configuration warnings).
+    startup_log: Vec<String>,
 }
 
 impl Weir {
@@ -32,6 +34,7 @@ impl Weir {
         let out = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(out).lines();
         let deadline = Instant::now() + Duration::from_secs(30);
+        let mut startup_log = Vec::new();
         let port = loop {
             assert!(Instant::now() < deadline, "weir did not start");
             match lines.next() {
@@ -50,12 +53,20 @@ impl Weir {
                         .expect("port in startup line");
                     break port;
                 }
-                Some(Ok(_)) => {}
-                _ => panic!("weir exited before starting: {:?}", child.wait()),
+                Some(Ok(l)) => startup_log.push(l),
+                _ => panic!(
+                    "weir exited before starting: {:?}\n{}",
+                    child.wait(),
+                    startup_log.join("\n")
+                ),
             }
         };
         std::thread::spawn(move || for _ in lines {});
-        Weir { child, port }
+        Weir {
+            child,
+            port,
+            startup_log,
+        }
     }
 
     fn bootstrap(&self) -> String {
@@ -193,20 +204,224 @@ fn kcat_round_trip_through_the_binary_with_a_properties_file() {
     assert!(data.join(".weir_cleanshutdown").exists());
 }
 
+/// A `server.properties` as real deployments carry them: a 3.x broker's file with ZooKeeper
+/// leftovers, vendor metric reporters and their settings, a JAAS line over several lines,
+/// an authorizer, a topic setting put in the broker file by mistake.
+fn real_world_props(dir: &Path, port: u16, sasl_port: u16) -> String {
+    let path = dir.join("server.properties");
+    let data = dir.join("data");
+    std::fs::write(
+        &path,
+        format!(
+            r#"############################# Server Basics #############################
+broker.id=0
+############################# Socket Server Settings #############################
+listeners=PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:{sasl_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:{sasl_port}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+num.network.threads=3
+num.io.threads=8
+socket.send.buffer.bytes=102400
+socket.receive.buffer.bytes=102400
+socket.request.max.bytes=104857600
+sasl.enabled.mechanisms=PLAIN
+sasl.mechanism.inter.broker.protocol=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required \
+    username="admin" \
+    password="admin-secret" \
+    user_admin="admin-secret" \
+    user_alice="alice-secret";
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:admin
+allow.everyone.if.no.acl.found=true
+############################# Log Basics #############################
+log.dirs={data}
+num.partitions=2
+num.recovery.threads.per.data.dir=1
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+log.retention.hours=168
+log.segment.bytes=1073741824
+log.retention.check.interval.ms=300000
+# meant as the broker-wide default
+flush.messages=10000
+group.initial.rebalance.delay.ms=0
+############################# Zookeeper #############################
+zookeeper.connect=zk1:2181,zk2:2181,zk3:2181/kafka
+zookeeper.connection.timeout.ms=18000
+zookeeper.set.acl=false
+log.message.format.version=2.8
+inter.broker.protocol.version=3.9
+############################# Metrics #############################
+metric.reporters=io.confluent.metrics.reporter.ConfluentMetricsReporter
+confluent.metrics.reporter.bootstrap.servers=127.0.0.1:{port}
+confluent.metrics.reporter.topic.replicas=1
+confluent.support.metrics.enable=false
+confluent.support.customer.id=anonymous
+confluent.license.topic.replication.factor=1
+cruise.control.metrics.reporter.bootstrap.servers=127.0.0.1:{port}
+cruise.control.metrics.topic.auto.create=true
+"#,
+            data = data.display()
+        ),
+    )
+    .expect("write props");
+    path.display().to_string()
+}
+
 #[test]
-fn unknown_setting_stops_startup_naming_it() {
+fn a_real_world_server_properties_starts_and_lists_what_it_ignores() {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    use rdkafka::Message;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (port, sasl_port) = (free_port(), free_port());
+    let props = real_world_props(dir.path(), port, sasl_port);
+    let weir = Weir::spawn(&["serve".into(), props]);
+    let log = &weir.startup_log;
+    let lines =
+        |needle: &str| -> Vec<&String> { log.iter().filter(|l| l.contains(needle)).collect() };
+    let unused = lines("were supplied but are not used");
+    assert_eq!(unused.len(), 1, "listed once: {log:#?}");
+    for key in [
+        "confluent.metrics.reporter.bootstrap.servers",
+        "confluent.metrics.reporter.topic.replicas",
+        "confluent.support.metrics.enable",
+        "confluent.support.customer.id",
+        "confluent.license.topic.replication.factor",
+        "cruise.control.metrics.reporter.bootstrap.servers",
+        "cruise.control.metrics.topic.auto.create",
+    ] {
+        assert!(unused[0].contains(key), "{key} listed: {}", unused[0]);
+    }
+    let removed = lines("removed in Apache Kafka 4.0");
+    let removed = removed
+        .iter()
+        .map(|l| l.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    for key in [
+        "zookeeper.connect",
+        "zookeeper.connection.timeout.ms",
+        "zookeeper.set.acl",
+        "log.message.format.version",
+        "inter.broker.protocol.version",
+    ] {
+        assert!(removed.contains(key), "{key} named as removed: {removed}");
+    }
+    let flush = lines("flush.messages");
+    assert_eq!(flush.len(), 1, "{log:#?}");
+    assert!(
+        flush[0].contains("log.flush.interval.messages"),
+        "{}",
+        flush[0]
+    );
+    // Settings Weir knows (used or deliberately ignored) are not reported.
+    for known in [
+        "num.network.threads",
+        "socket.send.buffer.bytes",
+        "metric.reporters=",
+        "sasl.jaas.config",
+        "authorizer.class.name",
+        "group.initial.rebalance.delay.ms",
+    ] {
+        assert!(lines(known).is_empty(), "{known} reported: {log:#?}");
+    }
+
+    // The JAAS line (continued over several lines) authenticates alice on the SASL listener.
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", format!("127.0.0.1:{sasl_port}"))
+        .set("security.protocol", "SASL_PLAINTEXT")
+        .set("sasl.mechanism", "PLAIN")
+        .set("sasl.username", "alice")
+        .set("sasl.password", "alice-secret")
+        .create()
+        .unwrap();
+    for i in 0..10 {
+        let v = format!("v{i}");
+        let k = format!("k{i}");
+        producer
+            .send(BaseRecord::to("legacy").key(&k).payload(&v))
+            .unwrap();
+    }
+    producer
+        .flush(Duration::from_secs(30))
+        .expect("acknowledged");
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", weir.bootstrap())
+        .set("group.id", "legacy-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in 0..2 {
+        tpl.add_partition_offset("legacy", p, rdkafka::Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&tpl).unwrap();
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen.len() < 10 && Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            seen.push((m.partition(), m.payload().map(<[u8]>::to_vec)));
+        }
+    }
+    assert_eq!(seen.len(), 10, "{seen:?}");
+    assert!(
+        seen.iter().any(|(p, _)| *p == 1),
+        "num.partitions=2 from the file applies"
+    );
+    assert!(weir.terminate().success());
+}
+
+fn run_weir(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(["--override", "log.retention.bogus=1"])
+        .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("run");
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("log.retention.bogus"));
-    let out = Command::new(env!("CARGO_BIN_EXE_weir"))
-        .env("WEIR_NUM_PARTITIONS", "lots")
-        .output()
-        .expect("run");
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("num.partitions"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn strict_refuses_unknown_settings_and_invalid_values_stop_startup() {
+    // Every case fails while reading the configuration, before any listener is opened.
+    let (ok, err) = run_weir(&["--strict", "--override", "log.retention.bogus=1"], &[]);
+    assert!(!ok && err.contains("log.retention.bogus"), "{err}");
+    let (ok, err) = run_weir(
+        &[
+            "--override",
+            "weir.config.strict=true",
+            "--override",
+            "flush.messages=1",
+        ],
+        &[],
+    );
+    assert!(!ok && err.contains("log.flush.interval.messages"), "{err}");
+    let (ok, err) = run_weir(&[], &[("WEIR_NUM_PARTITIONS", "lots")]);
+    assert!(
+        !ok && err.contains("Invalid value lots for configuration num.partitions"),
+        "{err}"
+    );
+    let (ok, err) = run_weir(&["--override", "log.retention.hours=-7"], &[]);
+    assert!(
+        !ok && err.contains(
+            "Invalid value -7 for configuration log.retention.hours: Value must be at least -1"
+        ),
+        "{err}"
+    );
+    let (ok, err) = run_weir(&["--override", "log.cleanup.policy=forever"], &[]);
+    assert!(
+        !ok && err.contains("String must be one of: compact, delete"),
+        "{err}"
+    );
 }
 
 #[test]

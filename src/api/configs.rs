@@ -241,7 +241,7 @@ fn alter_topic(
         Change::Incremental(items) => {
             for (k, op, v) in items {
                 let def = catalog::topic_config(&k)
-                    .ok_or_else(|| invalid(format!("Unknown topic config name: {k}")))?;
+                    .ok_or_else(|| invalid(catalog::unknown_topic_config(&k)))?;
                 match op {
                     0 => {
                         let v = v.ok_or_else(|| {
@@ -289,7 +289,7 @@ fn alter_topic(
     }
     for (k, v) in &configs {
         if catalog::topic_config(k).is_none() {
-            return Err(invalid(format!("Unknown topic config name: {k}")));
+            return Err(invalid(catalog::unknown_topic_config(k)));
         }
         catalog::validate_topic_value(k, v).map_err(invalid)?;
     }

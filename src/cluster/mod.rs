@@ -389,9 +389,9 @@ impl Cluster {
         }
         for (k, v) in &configs {
             if crate::config::catalog::topic_config(k).is_none() {
-                return Err(TopicError::InvalidConfig(format!(
-                    "Unknown topic config name: {k}"
-                )));
+                return Err(TopicError::InvalidConfig(
+                    crate::config::catalog::unknown_topic_config(k),
+                ));
             }
             crate::config::catalog::validate_topic_value(k, v)
                 .map_err(TopicError::InvalidConfig)?;

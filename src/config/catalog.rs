@@ -2367,9 +2367,36 @@ pub fn broker_config(name: &str) -> Option<&'static BrokerConfigDef> {
 /// message in Kafka's style, e.g.
 /// "Invalid value abc for configuration retention.ms: Not a number of type LONG".
 pub fn validate_topic_value(name: &str, value: &str) -> Result<(), String> {
-    let def = topic_config(name).ok_or_else(|| format!("Unknown topic config name: {name}"))?;
-    let parsed = parse_value(def, value)?;
-    check_value(def, &parsed)
+    validate_topic_value_as(name, name, value)
+}
+
+/// The same check, with the message naming `shown` instead: a broker-wide default such as
+/// `log.segment.bytes` is validated by its topic config's rules, but the operator wrote the
+/// broker name, so that is the name the message must carry.
+pub fn validate_topic_value_as(name: &str, shown: &str, value: &str) -> Result<(), String> {
+    let def = topic_config(name).ok_or_else(|| unknown_topic_config(name))?;
+    let parsed = parse_value(def, shown, value)?;
+    check_value(def, shown, &parsed)
+}
+
+/// Kafka's answer to an unknown topic config name, plus a hint when the name is the broker-wide
+/// default of a topic config (`log.retention.ms` for `retention.ms`) or a setting Kafka removed.
+/// The Kafka text comes first and unchanged, so anything matching on it still matches.
+pub fn unknown_topic_config(name: &str) -> String {
+    let base = format!("Unknown topic config name: {name}");
+    if let Some(def) = TOPIC_CONFIGS
+        .iter()
+        .find(|d| d.broker_synonyms.contains(&name))
+    {
+        return format!(
+            "{base} (the topic-level setting is {}; {name} is its broker-wide default)",
+            def.name
+        );
+    }
+    match super::classify::removal(name) {
+        Some(r) => format!("{base} (removed in Apache Kafka {}: {})", r.since, r.why),
+        None => base,
+    }
 }
 
 /// A value after `ConfigDef.parseType`-style parsing.
@@ -2406,11 +2433,11 @@ fn type_label(config_type: ConfigType) -> &'static str {
     }
 }
 
-fn parse_value<'a>(def: &TopicConfigDef, raw: &'a str) -> Result<Parsed<'a>, String> {
+fn parse_value<'a>(def: &TopicConfigDef, shown: &str, raw: &'a str) -> Result<Parsed<'a>, String> {
     let trimmed = java_trim(raw);
     let not_a_number = || {
         invalid(
-            def.name,
+            shown,
             raw,
             &format!("Not a number of type {}", type_label(def.config_type)),
         )
@@ -2421,7 +2448,7 @@ fn parse_value<'a>(def: &TopicConfigDef, raw: &'a str) -> Result<Parsed<'a>, Str
                 Parsed::Bool
             } else {
                 return Err(invalid(
-                    def.name,
+                    shown,
                     raw,
                     "Expected value to be either true or false",
                 ));
@@ -2552,8 +2579,7 @@ fn is_replica_pair(item: &str) -> bool {
         })
 }
 
-fn check_value(def: &TopicConfigDef, parsed: &Parsed<'_>) -> Result<(), String> {
-    let name = def.name;
+fn check_value(def: &TopicConfigDef, name: &str, parsed: &Parsed<'_>) -> Result<(), String> {
     match (def.validator, parsed) {
         (Validator::IntAtLeast(min) | Validator::LongAtLeast(min), Parsed::Integer(n)) => {
             check_range(name, *n, min, None)

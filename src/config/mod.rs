@@ -2,10 +2,12 @@
 //!
 //! Sources, later winning: built-in defaults, a config file (`weir.toml`, or a Kafka
 //! `server.properties` as is), `WEIR_*` environment variables, `--override name=value` flags.
-//! Names are Kafka's own; unknown names and unparsable values stop startup with a message that
-//! names the setting.
+//! Names are Kafka's own. As Kafka does, names the broker does not use are listed once at startup
+//! and otherwise ignored (`classify`); `--strict` refuses them. Invalid values of known settings
+//! stop startup with Kafka's "Invalid value X for configuration Y: ..." message.
 
 pub mod catalog;
+pub mod classify;
 pub mod kraft;
 mod sources;
 
@@ -19,14 +21,25 @@ use catalog::ConfigType;
 /// A configuration problem, naming the setting.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// Only from `Config::from_props`/`set`, which take names programmatically; `load` sorts
+    /// out the names it does not use before building the config (see `classify`).
     #[error("unknown configuration '{0}'")]
     Unknown(String),
-    #[error("invalid value '{value}' for configuration '{name}': {reason}")]
+    /// Worded as Kafka's `ConfigException`, so operators recognise it.
+    #[error("Invalid value {value} for configuration {name}: {reason}")]
     Invalid {
         name: String,
         value: String,
         reason: String,
     },
+    /// A value the catalogue's validators refused; the message is already in Kafka's words.
+    #[error("{0}")]
+    Rejected(String),
+    /// Settings refused by `--strict` / `weir.config.strict=true`, each with its explanation.
+    #[error("settings refused because strict configuration is on: {0}")]
+    Strict(String),
+    #[error("--override '{0}' must look like name=value")]
+    Override(String),
     #[error("cannot read config file {path}: {reason}")]
     File { path: String, reason: String },
 }
@@ -111,6 +124,8 @@ const WEIR_ONLY: &[(&str, ConfigType)] = &[
     // The finalized `transaction.version` feature (0-2; Kafka 4 formats new clusters at 2, which
     // turns on KIP-890 transactions v2 in clients that support it).
     ("transaction.version", ConfigType::Short),
+    // Refuse unknown and misplaced settings instead of listing them (as `--strict` does).
+    ("weir.config.strict", ConfigType::Boolean),
 ];
 
 pub(crate) fn config_type(name: &str) -> Option<ConfigType> {
@@ -129,18 +144,43 @@ pub(crate) fn config_type(name: &str) -> Option<ConfigType> {
 
 fn check_type(name: &str, value: &str, t: ConfigType) -> Result<(), ConfigError> {
     let v = value.trim();
-    let ok = match t {
-        ConfigType::Boolean => v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false"),
-        ConfigType::Int => v.parse::<i32>().is_ok(),
-        ConfigType::Short => v.parse::<i16>().is_ok(),
-        ConfigType::Long => v.parse::<i64>().is_ok(),
-        ConfigType::Double => v.parse::<f64>().is_ok(),
-        _ => true,
+    // Kafka's ConfigDef.parseType wording, with the range of the integer types spelled out.
+    let problem = match t {
+        ConfigType::Boolean => parse_bool(v)
+            .is_none()
+            .then(|| "Expected value to be either true or false".to_string()),
+        ConfigType::Int => v
+            .parse::<i32>()
+            .is_err()
+            .then(|| format!("Not a number of type INT ({} to {})", i32::MIN, i32::MAX)),
+        ConfigType::Short => v
+            .parse::<i16>()
+            .is_err()
+            .then(|| format!("Not a number of type SHORT ({} to {})", i16::MIN, i16::MAX)),
+        ConfigType::Long => v
+            .parse::<i64>()
+            .is_err()
+            .then(|| format!("Not a number of type LONG ({} to {})", i64::MIN, i64::MAX)),
+        ConfigType::Double => v
+            .parse::<f64>()
+            .is_err()
+            .then(|| "Not a number of type DOUBLE".to_string()),
+        _ => None,
     };
-    if ok {
-        Ok(())
+    match problem {
+        None => Ok(()),
+        Some(reason) => Err(invalid(name, value, reason)),
+    }
+}
+
+/// Kafka reads booleans case-insensitively (`TRUE` is true).
+fn parse_bool(v: &str) -> Option<bool> {
+    if v.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if v.eq_ignore_ascii_case("false") {
+        Some(false)
     } else {
-        Err(invalid(name, value, format!("not a value of type {t:?}")))
+        None
     }
 }
 
@@ -181,15 +221,19 @@ impl Config {
         let get = |k: &str| props.get(k).map(|s| s.trim().to_string());
         let num = |k: &str, d: i64| -> Result<i64, ConfigError> {
             match props.get(k) {
-                Some(v) => v.trim().parse().map_err(|_| invalid(k, v, "not a number")),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid(k, v, "Not a number of type LONG")),
                 None => Ok(d),
             }
         };
-        let boolean = |k: &str, d: bool| props.get(k).map(|v| v.trim() == "true").unwrap_or(d);
+        let boolean =
+            |k: &str, d: bool| props.get(k).and_then(|v| parse_bool(v.trim())).unwrap_or(d);
         let node_id = match get("node.id") {
             Some(v) => v
                 .parse()
-                .map_err(|_| invalid("node.id", &v, "not an int"))?,
+                .map_err(|_| invalid("node.id", &v, "Not a number of type INT"))?,
             None => num("broker.id", 1)? as i32,
         };
         // A combined KRaft server.properties also lists the controller listener; Weir has no
@@ -230,7 +274,7 @@ impl Config {
             return Err(invalid(
                 "num.partitions",
                 &num_partitions.to_string(),
-                "must be at least 1",
+                "Value must be at least 1",
             ));
         }
         let request_max = num("socket.request.max.bytes", 104_857_600)?;
@@ -238,7 +282,7 @@ impl Config {
             return Err(invalid(
                 "socket.request.max.bytes",
                 &request_max.to_string(),
-                "must be at least 1",
+                "Value must be at least 1",
             ));
         }
         let check_interval = num("log.retention.check.interval.ms", 300_000)?.max(1) as u64;
@@ -247,7 +291,7 @@ impl Config {
         for def in catalog::TOPIC_CONFIGS {
             resolved_topic_value(&props, def.name, &BTreeMap::new())
                 .map(|_| ())
-                .map_err(|(n, v, r)| invalid(&n, &v, r))?;
+                .map_err(|(_, _, message)| ConfigError::Rejected(message))?;
         }
         Ok(Config {
             node_id,
@@ -333,7 +377,9 @@ fn scale_synonym(synonym: &str, value: &str) -> Option<String> {
     Some(if n < 0 { n } else { n.saturating_mul(factor) }.to_string())
 }
 
-/// Resolves a topic-level config. Err((name, value, reason)) when a value does not validate.
+/// Resolves a topic-level config. Err((name, value, message)) when a value does not validate;
+/// the message is Kafka's, naming the setting as it was written (the broker name for a broker
+/// default).
 pub fn resolved_topic_value(
     broker_props: &BTreeMap<String, String>,
     name: &str,
@@ -356,9 +402,11 @@ pub fn resolved_topic_value(
     }
     for syn in def.broker_synonyms {
         if let Some(v) = broker_props.get(*syn) {
-            let scaled = scale_synonym(syn, v)
-                .ok_or_else(|| (syn.to_string(), v.clone(), "not a number".to_string()))?;
-            catalog::validate_topic_value(name, &scaled)
+            let scaled = scale_synonym(syn, v).ok_or_else(|| {
+                let m = format!("Invalid value {v} for configuration {syn}: Not a number");
+                (syn.to_string(), v.clone(), m)
+            })?;
+            catalog::validate_topic_value_as(name, syn, &scaled)
                 .map_err(|r| (syn.to_string(), v.clone(), r))?;
             synonyms.push((syn.to_string(), Some(v.clone()), ConfigSource::StaticBroker));
         }
@@ -419,6 +467,14 @@ mod tests {
         assert!(e.to_string().contains("num.partitions"));
         let e = Config::from_props(props(&[("listeners", "nonsense")])).unwrap_err();
         assert!(e.to_string().contains("listeners"));
+    }
+
+    #[test]
+    fn booleans_read_as_kafka_reads_them() {
+        let c = Config::from_props(props(&[("auto.create.topics.enable", "FALSE")])).unwrap();
+        assert!(!c.auto_create_topics_enable);
+        let c = Config::from_props(props(&[("delete.topic.enable", " False ")])).unwrap();
+        assert!(!c.delete_topic_enable);
     }
 
     #[test]

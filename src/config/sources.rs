@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::classify::{classify, split, Class};
 use super::{Config, ConfigError};
 
 /// What the command line hands to [`load`].
@@ -12,6 +13,8 @@ pub struct LoadOptions {
     pub file: Option<PathBuf>,
     pub env: Vec<(String, String)>,
     pub overrides: Vec<String>,
+    /// `--strict`: refuse settings Weir does not use instead of listing them.
+    pub strict: bool,
 }
 
 /// Parses a Java properties file, in order (a repeated key appears twice; the last wins): `key=value`, `key: value` or `key value`; `#` and `!`
@@ -131,8 +134,9 @@ fn env_name(var: &str) -> Option<String> {
 
 /// `KAFKA_ADVERTISED_LISTENERS` → `advertised.listeners`, with the Kafka Docker image's rules
 /// (`_` → `.`, `__` → `_`, `___` → `-`), so containers configured for Kafka start Weir as is.
-/// Only names of real settings are taken: `KAFKA_HOME`, `KAFKA_OPTS` and the like are not
-/// settings and are left alone.
+/// Only names Kafka has or had are taken (settings, removed settings, topic-level names, which
+/// get their warning): `KAFKA_HOME`, `KAFKA_OPTS` and the like are not settings and are left
+/// alone, where Kafka's image would list them as unused.
 fn kafka_env_name(var: &str) -> Option<String> {
     let rest = var.strip_prefix("KAFKA_")?;
     if rest.is_empty() {
@@ -145,7 +149,7 @@ fn kafka_env_name(var: &str) -> Option<String> {
         .replace('_', ".")
         .replace('\u{1}', "-")
         .replace('\u{2}', "_");
-    super::config_type(&name).map(|_| name)
+    (classify(&name) != Class::Unknown).then_some(name)
 }
 
 /// Builds the config from every source, later winning.
@@ -162,8 +166,9 @@ pub fn load(opts: &LoadOptions) -> Result<Config, ConfigError> {
     for (k, v) in &opts.env {
         if let Some(name) = env_name(k) {
             // The environment is shared with tools (WEIR_BIN for the kafka-*.sh shims, test
-            // harness knobs): a WEIR_* variable that names no setting is reported, not fatal.
-            if super::config_type(&name).is_none() {
+            // harness knobs): a WEIR_* variable that names no setting is reported, never fatal,
+            // not even with --strict.
+            if classify(&name) == Class::Unknown {
                 tracing::warn!("ignoring environment variable {k}: {name} is not a setting");
                 continue;
             }
@@ -171,14 +176,27 @@ pub fn load(opts: &LoadOptions) -> Result<Config, ConfigError> {
         }
     }
     for o in &opts.overrides {
-        let (k, v) = o.split_once('=').ok_or_else(|| ConfigError::Invalid {
-            name: o.clone(),
-            value: String::new(),
-            reason: "an override must look like name=value".into(),
-        })?;
+        let (k, v) = o
+            .split_once('=')
+            .ok_or_else(|| ConfigError::Override(o.clone()))?;
         props.insert(k.trim().to_string(), v.trim().to_string());
     }
-    Config::from_props(props)
+    let (props, unused) = split(props);
+    let strict = opts.strict
+        || props
+            .get("weir.config.strict")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    if strict {
+        if let Some(why) = unused.strict_refusal() {
+            return Err(ConfigError::Strict(why));
+        }
+    }
+    // Validate before reporting, so a config that cannot start does not also log warnings.
+    let config = Config::from_props(props)?;
+    for w in unused.warnings() {
+        tracing::warn!("{w}");
+    }
+    Ok(config)
 }
 
 #[cfg(test)]
@@ -215,6 +233,7 @@ mod tests {
             file: Some(file),
             env: vec![("WEIR_NUM_PARTITIONS".into(), "3".into())],
             overrides: vec!["log.dirs=/b".into()],
+            strict: false,
         })
         .unwrap();
         assert_eq!(c.num_partitions, 3);
@@ -243,11 +262,82 @@ mod tests {
         })
         .unwrap();
         assert_eq!(c.num_partitions, 2, "unknown WEIR_* variables are skipped");
-        let e = load(&LoadOptions {
-            overrides: vec!["not.a.setting=1".into()],
+    }
+
+    #[test]
+    fn unused_settings_start_unless_strict() {
+        let lenient = LoadOptions {
+            overrides: vec!["not.a.setting=1".into(), "flush.messages=1".into()],
+            env: vec![
+                ("KAFKA_ZOOKEEPER_CONNECT".into(), "zk:2181".into()),
+                ("KAFKA_HOME".into(), "/opt/kafka".into()),
+            ],
             ..Default::default()
+        };
+        let c = load(&lenient).unwrap();
+        assert!(!c.props.contains_key("not.a.setting"), "ignored, not kept");
+        assert!(!c.props.contains_key("zookeeper.connect"));
+        let e = load(&LoadOptions {
+            strict: true,
+            ..lenient.clone()
         })
-        .unwrap_err();
-        assert!(e.to_string().contains("not.a.setting"));
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("not.a.setting"), "{e}");
+        assert!(e.contains("log.flush.interval.messages"), "{e}");
+        assert!(
+            !e.contains("zookeeper.connect") && !e.contains("home"),
+            "removed settings and non-setting variables are not refused: {e}"
+        );
+        let mut via_setting = lenient.clone();
+        via_setting.overrides.push("weir.config.strict=TRUE".into());
+        assert!(matches!(load(&via_setting), Err(ConfigError::Strict(_))));
+        // Removed settings alone pass even strict.
+        let c = load(&LoadOptions {
+            overrides: vec!["log.message.format.version=2.8".into()],
+            strict: true,
+            ..Default::default()
+        });
+        assert!(c.is_ok());
+    }
+
+    #[test]
+    fn invalid_values_name_setting_value_and_range() {
+        let err = |o: &str| {
+            load(&LoadOptions {
+                overrides: vec![o.into()],
+                ..Default::default()
+            })
+            .unwrap_err()
+            .to_string()
+        };
+        assert_eq!(
+            err("num.partitions=many"),
+            "Invalid value many for configuration num.partitions: \
+             Not a number of type INT (-2147483648 to 2147483647)"
+        );
+        assert_eq!(
+            err("num.partitions=0"),
+            "Invalid value 0 for configuration num.partitions: Value must be at least 1"
+        );
+        assert_eq!(
+            err("auto.create.topics.enable=yes"),
+            "Invalid value yes for configuration auto.create.topics.enable: \
+             Expected value to be either true or false"
+        );
+        // A broker default checked by its topic config's rules still names the broker setting.
+        assert_eq!(
+            err("log.segment.bytes=10"),
+            "Invalid value 10 for configuration log.segment.bytes: Value must be at least 1048576"
+        );
+        assert_eq!(
+            err("log.cleanup.policy=sometimes"),
+            "Invalid value sometimes for configuration log.cleanup.policy: \
+             String must be one of: compact, delete"
+        );
+        assert_eq!(
+            err("justaname"),
+            "--override 'justaname' must look like name=value"
+        );
     }
 }
