@@ -226,7 +226,12 @@ impl Broker {
             controller,
         });
         if let Some(c) = &state.controller {
-            c.import_local_topics(&state.cluster, state.cluster.node_id);
+            c.import_local_state(
+                &state.cluster,
+                state.authorizer.all(),
+                state.users.all(),
+                state.cluster.node_id,
+            );
         }
         if let Some(rm) = &state.replicas {
             rm.prepare_local_logs(&state);

@@ -435,16 +435,46 @@ fn topic_admin_from_any_broker_reaches_every_broker() {
 
 #[test]
 fn a_single_node_data_directory_becomes_node_one_of_a_cluster() {
-    let mut single = common::TestBroker::start();
+    let mut single = common::TestBroker::start_with(&[("sasl.users", "dave:dave-pw")]);
     let boot = single.bootstrap();
     create(
         &boot,
         NewTopic::new("legacy", 1, TopicReplication::Fixed(1)),
     );
     produce(&boot, "legacy", "all", &values("old", 50));
+    // An ACL binding stored by the single node (its authorizer writes weir-acls.json).
+    let allow = weir::security::acl::AclBinding {
+        resource_type: 2,
+        resource_name: "legacy".into(),
+        pattern_type: 3,
+        principal: "User:dave".into(),
+        host: "*".into(),
+        operation: 3,
+        permission: 3,
+    };
+    single
+        .handle
+        .as_ref()
+        .expect("running")
+        .state()
+        .authorizer
+        .create(vec![allow.clone()])
+        .expect("acl stored");
     single.stop();
     let dir = std::mem::replace(&mut single.dir, tempfile::tempdir().expect("tempdir"));
     let c = TestCluster::start_on(3, &[], Some(dir));
+    // Its ACLs and SCRAM users became cluster metadata, on every broker.
+    wait_until(
+        Duration::from_secs(10),
+        "ACLs and users on every broker",
+        || {
+            (0..3).all(|i| {
+                let st = c.handle(i).state();
+                st.authorizer.all() == vec![allow.clone()]
+                    && st.users.describe(None).iter().any(|(n, _)| n == "dave")
+            })
+        },
+    );
     let boot = c.bootstrap();
     let got = read_all(&boot, "legacy", 50);
     let got_values: Vec<String> = got.iter().map(|(_, v)| v.clone()).collect();
@@ -708,4 +738,136 @@ fn transactions_span_brokers_and_survive_the_coordinator_crashing() {
         .expect("commit");
     let got = read_committed(&boot, "txs", 3, 18);
     assert_eq!(got.len(), 18, "{got:?}");
+}
+
+#[test]
+fn acls_and_scram_users_are_cluster_metadata_every_broker_agrees_on() {
+    use kafka_protocol::messages::*;
+    use kafka_protocol::protocol::StrBytes;
+    let c = TestCluster::start(
+        3,
+        &[
+            (
+                "authorizer.class.name",
+                "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            ),
+            ("allow.everyone.if.no.acl.found", "true"),
+        ],
+    );
+    let node = |i: usize| format!("127.0.0.1:{}", c.nodes[i].port);
+    let raw = |i: usize| common::RawClient::connect(node(i).parse().expect("addr"));
+    create(
+        &node(0),
+        NewTopic::new("secret", 1, TopicReplication::Fixed(3)),
+    );
+    produce(&node(0), "secret", "all", &values("s", 3));
+
+    // A DENY created through node 2 is listed and enforced by every broker.
+    let mut deny = create_acls_request::AclCreation::default();
+    deny.resource_type = 2;
+    deny.resource_name = StrBytes::from_static_str("secret");
+    deny.resource_pattern_type = 3;
+    deny.principal = StrBytes::from_static_str("User:ANONYMOUS");
+    deny.host = StrBytes::from_static_str("*");
+    deny.operation = 3; // READ
+    deny.permission_type = 2; // DENY
+    let r: CreateAclsResponse = raw(1).call(
+        ApiKey::CreateAcls,
+        3,
+        &CreateAclsRequest::default().with_creations(vec![deny]),
+    );
+    assert!(
+        r.results.len() == 1 && r.results.iter().all(|x| x.error_code == 0),
+        "{r:?}"
+    );
+    let listed = |i: usize| -> usize {
+        let mut f = DescribeAclsRequest::default();
+        f.resource_type_filter = 1;
+        f.pattern_type_filter = 1;
+        f.operation = 1;
+        f.permission_type = 1;
+        f.resource_name_filter = None;
+        f.principal_filter = None;
+        f.host_filter = None;
+        let r: DescribeAclsResponse = raw(i).call(ApiKey::DescribeAcls, 3, &f);
+        r.resources.iter().map(|x| x.acls.len()).sum()
+    };
+    wait_until(
+        Duration::from_secs(10),
+        "every broker lists the ACL",
+        || (0..3).all(|i| listed(i) == 1),
+    );
+    // Every broker holds a replica: the DENY is enforced wherever the read lands.
+    for i in 0..3 {
+        let (err, _, _) = fetch_v11(node(i).parse().expect("addr"), "secret", "");
+        assert_eq!(
+            err,
+            29,
+            "node {} refuses the read (TOPIC_AUTHORIZATION_FAILED)",
+            i + 1
+        );
+    }
+
+    // Deleted through node 1: the read goes through again.
+    let mut all = delete_acls_request::DeleteAclsFilter::default();
+    all.resource_type_filter = 1;
+    all.pattern_type_filter = 1;
+    all.operation = 1;
+    all.permission_type = 1;
+    all.resource_name_filter = None;
+    all.principal_filter = None;
+    all.host_filter = None;
+    let r: DeleteAclsResponse = raw(0).call(
+        ApiKey::DeleteAcls,
+        3,
+        &DeleteAclsRequest::default().with_filters(vec![all]),
+    );
+    assert_eq!(r.filter_results.len(), 1, "{r:?}");
+    assert_eq!(r.filter_results[0].matching_acls.len(), 1, "{r:?}");
+    wait_until(Duration::from_secs(10), "the ACL gone everywhere", || {
+        (0..3).all(|i| listed(i) == 0)
+    });
+    let leader = c
+        .partition_state("secret", 0)
+        .map(|(l, _, _)| l)
+        .expect("leader");
+    let (err, _, bytes) = fetch_v11(
+        node(c.index_of(leader)).parse().expect("addr"),
+        "secret",
+        "",
+    );
+    assert_eq!(err, 0);
+    assert!(bytes > 0, "the records are readable again");
+
+    // A SCRAM user set through node 3 exists on every broker.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args([
+            "user",
+            "set",
+            "carol",
+            "--password",
+            "carol-pw",
+            "--mechanism",
+            "SCRAM-SHA-256",
+            "-b",
+            &node(2),
+        ])
+        .output()
+        .expect("weir user set");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for i in 0..3 {
+        wait_until(Duration::from_secs(10), "carol on every broker", || {
+            let r: DescribeUserScramCredentialsResponse = raw(i).call(
+                ApiKey::DescribeUserScramCredentials,
+                0,
+                &DescribeUserScramCredentialsRequest::default().with_users(None),
+            );
+            let names: Vec<&str> = r.results.iter().map(|u| u.user.as_str()).collect();
+            names == vec!["carol"]
+        });
+    }
 }

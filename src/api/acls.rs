@@ -8,9 +8,7 @@ use kafka_protocol::messages::describe_acls_response::{AclDescription, DescribeA
 use kafka_protocol::messages::*;
 
 use crate::broker::BrokerState;
-use crate::security::acl::{
-    op, pattern, permission, resource, AclBinding, AclFilter, CLUSTER_NAME,
-};
+use crate::security::acl::{op, resource, AclBinding, AclFilter, CLUSTER_NAME};
 
 use super::{allowed, code, str};
 
@@ -23,32 +21,38 @@ fn disabled_message() -> Option<kafka_protocol::protocol::StrBytes> {
     ))
 }
 
-fn valid(b: &AclBinding) -> Result<(), String> {
-    if !matches!(
-        b.resource_type,
-        resource::TOPIC | resource::GROUP | resource::CLUSTER | resource::TRANSACTIONAL_ID | 6 | 7
-    ) {
-        return Err(format!("Invalid resource type {}", b.resource_type));
+/// A CreateAcls entry as a binding.
+pub fn binding(c: &kafka_protocol::messages::create_acls_request::AclCreation) -> AclBinding {
+    AclBinding {
+        resource_type: c.resource_type,
+        resource_name: c.resource_name.as_str().to_string(),
+        pattern_type: c.resource_pattern_type,
+        principal: c.principal.as_str().to_string(),
+        host: c.host.as_str().to_string(),
+        operation: c.operation,
+        permission: c.permission_type,
     }
-    if !matches!(b.pattern_type, pattern::LITERAL | pattern::PREFIXED) {
-        return Err("Invalid pattern type: only LITERAL and PREFIXED can be created".into());
-    }
-    if !(op::ALL..=14).contains(&b.operation) {
-        return Err(format!("Invalid operation {}", b.operation));
-    }
-    if !matches!(b.permission, permission::ALLOW | permission::DENY) {
-        return Err(format!("Invalid permission type {}", b.permission));
-    }
-    if !b.principal.contains(':') {
-        return Err(format!(
-            "Invalid principal {}: expected TYPE:NAME",
-            b.principal
-        ));
-    }
-    if b.resource_name.is_empty() {
-        return Err("Resource name must not be empty".into());
-    }
-    Ok(())
+}
+
+/// The controller's CreateAcls answer (`Err`: its metadata log could not be written).
+pub fn creation_response(
+    results: Result<Vec<crate::controller::security::Creation>, String>,
+    n: usize,
+) -> CreateAclsResponse {
+    let results = results.unwrap_or_else(|e| vec![Err((code::UNKNOWN_SERVER_ERROR, e)); n]);
+    let mut resp = CreateAclsResponse::default();
+    resp.results = results
+        .into_iter()
+        .map(|r| {
+            let mut a = AclCreationResult::default();
+            if let Err((c, m)) = r {
+                a.error_code = c;
+                a.error_message = Some(str(m));
+            }
+            a
+        })
+        .collect();
+    resp
 }
 
 pub async fn handle_create(
@@ -56,8 +60,29 @@ pub async fn handle_create(
     req: CreateAclsRequest,
     _version: i16,
 ) -> CreateAclsResponse {
-    let mut resp = CreateAclsResponse::default();
     let permitted = allowed(state, op::ALTER, resource::CLUSTER, CLUSTER_NAME);
+    if let (Some(rm), true, true) = (&state.replicas, state.authorizer.enabled(), permitted) {
+        // On a cluster the controller records the bindings, for every broker at once.
+        let wanted: Vec<AclBinding> = req.creations.iter().map(binding).collect();
+        let n = wanted.len();
+        let resp = super::controller::forward(rm, req)
+            .await
+            .unwrap_or_else(|e| creation_response(Err(format!("controller unreachable: {e}")), n));
+        let created: Vec<&AclBinding> = wanted
+            .iter()
+            .zip(&resp.results)
+            .filter(|(_, r)| r.error_code == code::NONE)
+            .map(|(b, _)| b)
+            .collect();
+        super::controller::await_metadata(rm, |img| {
+            created
+                .iter()
+                .all(|b| img.acls.values().any(|a| AclBinding::from(a) == **b))
+        })
+        .await;
+        return resp;
+    }
+    let mut resp = CreateAclsResponse::default();
     for c in req.creations {
         let mut r = AclCreationResult::default();
         if !state.authorizer.enabled() {
@@ -66,16 +91,9 @@ pub async fn handle_create(
         } else if !permitted {
             r.error_code = CLUSTER_AUTHORIZATION_FAILED;
         } else {
-            let b = AclBinding {
-                resource_type: c.resource_type,
-                resource_name: c.resource_name.as_str().to_string(),
-                pattern_type: c.resource_pattern_type,
-                principal: c.principal.as_str().to_string(),
-                host: c.host.as_str().to_string(),
-                operation: c.operation,
-                permission: c.permission_type,
-            };
-            match valid(&b)
+            let b = binding(&c);
+            match b
+                .validate()
                 .map_err(|m| (code::INVALID_REQUEST, m))
                 .and_then(|_| {
                     state
@@ -165,53 +183,119 @@ pub async fn handle_describe(
     resp
 }
 
+/// A DeleteAcls filter.
+pub fn deletion_filter(
+    f: &kafka_protocol::messages::delete_acls_request::DeleteAclsFilter,
+) -> AclFilter {
+    filter(
+        f.resource_type_filter,
+        f.resource_name_filter.as_ref(),
+        f.pattern_type_filter,
+        f.principal_filter.as_ref(),
+        f.host_filter.as_ref(),
+        f.operation,
+        f.permission_type,
+    )
+}
+
+fn filter_result(gone: Vec<AclBinding>) -> DeleteAclsFilterResult {
+    let mut r = DeleteAclsFilterResult::default();
+    r.matching_acls = gone
+        .into_iter()
+        .map(|b| {
+            let mut m = DeleteAclsMatchingAcl::default();
+            m.resource_type = b.resource_type;
+            m.resource_name = str(b.resource_name);
+            m.pattern_type = b.pattern_type;
+            m.principal = str(b.principal);
+            m.host = str(b.host);
+            m.operation = b.operation;
+            m.permission_type = b.permission;
+            m
+        })
+        .collect();
+    r
+}
+
+/// The controller's DeleteAcls answer (`Err`: its metadata log could not be written).
+pub fn deletion_response(results: Result<Vec<Vec<AclBinding>>, String>) -> DeleteAclsResponse {
+    let mut resp = DeleteAclsResponse::default();
+    match results {
+        Ok(per_filter) => resp.filter_results = per_filter.into_iter().map(filter_result).collect(),
+        Err(e) => {
+            tracing::error!("DeleteAcls: {e}");
+        }
+    }
+    resp
+}
+
 pub async fn handle_delete(
     state: &BrokerState,
     req: DeleteAclsRequest,
     _version: i16,
 ) -> DeleteAclsResponse {
-    let mut resp = DeleteAclsResponse::default();
     let permitted = allowed(state, op::ALTER, resource::CLUSTER, CLUSTER_NAME);
+    if let (Some(rm), true, true) = (&state.replicas, state.authorizer.enabled(), permitted) {
+        let n = req.filters.len();
+        let resp = match super::controller::forward(rm, req).await {
+            Ok(r) => r,
+            Err(e) => {
+                let mut resp = DeleteAclsResponse::default();
+                resp.filter_results = (0..n)
+                    .map(|_| {
+                        let mut r = DeleteAclsFilterResult::default();
+                        r.error_code = code::UNKNOWN_SERVER_ERROR;
+                        r.error_message = Some(str(format!("controller unreachable: {e}")));
+                        r
+                    })
+                    .collect();
+                resp
+            }
+        };
+        let gone: Vec<AclBinding> = resp
+            .filter_results
+            .iter()
+            .flat_map(|r| r.matching_acls.iter())
+            .map(|m| AclBinding {
+                resource_type: m.resource_type,
+                resource_name: m.resource_name.as_str().to_string(),
+                pattern_type: m.pattern_type,
+                principal: m.principal.as_str().to_string(),
+                host: m.host.as_str().to_string(),
+                operation: m.operation,
+                permission: m.permission_type,
+            })
+            .collect();
+        super::controller::await_metadata(rm, |img| {
+            !img.acls
+                .values()
+                .any(|a| gone.contains(&AclBinding::from(a)))
+        })
+        .await;
+        return resp;
+    }
+    let mut resp = DeleteAclsResponse::default();
     for f in req.filters {
-        let mut r = DeleteAclsFilterResult::default();
-        if !state.authorizer.enabled() {
+        let r = if !state.authorizer.enabled() {
+            let mut r = DeleteAclsFilterResult::default();
             r.error_code = SECURITY_DISABLED;
             r.error_message = disabled_message();
+            r
         } else if !permitted {
+            let mut r = DeleteAclsFilterResult::default();
             r.error_code = CLUSTER_AUTHORIZATION_FAILED;
+            r
         } else {
-            let af = filter(
-                f.resource_type_filter,
-                f.resource_name_filter.as_ref(),
-                f.pattern_type_filter,
-                f.principal_filter.as_ref(),
-                f.host_filter.as_ref(),
-                f.operation,
-                f.permission_type,
-            );
-            match state.authorizer.delete(&af) {
-                Ok(gone) => {
-                    r.matching_acls = gone
-                        .into_iter()
-                        .map(|b| {
-                            let mut m = DeleteAclsMatchingAcl::default();
-                            m.resource_type = b.resource_type;
-                            m.resource_name = str(b.resource_name);
-                            m.pattern_type = b.pattern_type;
-                            m.principal = str(b.principal);
-                            m.host = str(b.host);
-                            m.operation = b.operation;
-                            m.permission_type = b.permission;
-                            m
-                        })
-                        .collect();
-                }
+            match state.authorizer.delete(&deletion_filter(&f)) {
+                Ok(gone) => filter_result(gone),
                 Err(e) => {
+                    let mut r = DeleteAclsFilterResult::default();
                     r.error_code = code::UNKNOWN_SERVER_ERROR;
                     r.error_message = Some(str(e.to_string()));
+                    r
                 }
             }
-        }
+        };
         resp.filter_results.push(r);
     }
     resp

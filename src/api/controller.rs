@@ -44,6 +44,9 @@ pub fn serves(api: ApiKey) -> bool {
             | ApiKey::CreatePartitions
             | ApiKey::AlterConfigs
             | ApiKey::IncrementalAlterConfigs
+            | ApiKey::CreateAcls
+            | ApiKey::DeleteAcls
+            | ApiKey::AlterUserScramCredentials
             | ApiKey::Fetch
             | ApiKey::ApiVersions
             | ApiKey::DescribeCluster
@@ -155,6 +158,42 @@ pub async fn dispatch(state: &BrokerState, frame: Frame) -> Result<Option<Bytes>
         ApiKey::Fetch => {
             let req: FetchRequest = decode_body(&frame)?;
             let resp = metadata_fetch(&ctl, req).await;
+            reply(&frame, &resp)
+        }
+        ApiKey::CreateAcls => {
+            let req: CreateAclsRequest = decode_body(&frame)?;
+            let bindings: Vec<_> = req.creations.iter().map(super::acls::binding).collect();
+            let results = ctl.run(|c, _| c.create_acls(&bindings));
+            let resp = super::acls::creation_response(results, bindings.len());
+            reply(&frame, &resp)
+        }
+        ApiKey::DeleteAcls => {
+            let req: DeleteAclsRequest = decode_body(&frame)?;
+            let filters: Vec<_> = req
+                .filters
+                .iter()
+                .map(super::acls::deletion_filter)
+                .collect();
+            let resp = super::acls::deletion_response(ctl.run(|c, _| c.delete_acls(&filters)));
+            reply(&frame, &resp)
+        }
+        ApiKey::AlterUserScramCredentials => {
+            let req: AlterUserScramCredentialsRequest = decode_body(&frame)?;
+            let (deletions, upsertions) = super::users::scram_entries(&req);
+            let results = ctl
+                .run(|c, _| c.alter_scram(&deletions, &upsertions))
+                .unwrap_or_default();
+            let mut resp = AlterUserScramCredentialsResponse::default();
+            resp.results = results
+                .into_iter()
+                .map(|(user, code, message)| {
+                    let mut r = kafka_protocol::messages::alter_user_scram_credentials_response::AlterUserScramCredentialsResult::default();
+                    r.user = super::str(user);
+                    r.error_code = code;
+                    r.error_message = message.map(super::str);
+                    r
+                })
+                .collect();
             reply(&frame, &resp)
         }
         _ => super::dispatch_broker(state, frame).await,

@@ -9,14 +9,13 @@ use kafka_protocol::messages::*;
 
 use crate::broker::BrokerState;
 use crate::security::sasl::ILLEGAL_SASL_STATE;
-use crate::security::scram::{Credential, Mechanism};
+use crate::security::users::{plan_alterations, Alteration, Upsertion};
 
 use super::{code, str};
 
 const RESOURCE_NOT_FOUND: i16 = 91;
 const DUPLICATE_RESOURCE: i16 = 92;
-const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
-const UNACCEPTABLE_CREDENTIAL: i16 = 93;
+const REQUEST_TIMED_OUT: i16 = 7;
 
 pub async fn handle_describe(
     state: &BrokerState,
@@ -105,68 +104,108 @@ pub async fn handle_alter(
         }
         return resp;
     }
-    for d in &req.deletions {
-        let user = d.name.as_str();
-        let r = match Mechanism::from_id(d.mechanism) {
-            None => result(
-                user,
-                UNSUPPORTED_SASL_MECHANISM,
-                Some("Unknown SCRAM mechanism".into()),
-            ),
-            Some(m) => match state.users.delete(user, m) {
-                Ok(true) => result(user, code::NONE, None),
-                Ok(false) => result(
-                    user,
-                    RESOURCE_NOT_FOUND,
-                    Some(format!(
-                        "Attempt to delete a user credential that does not exist: {user}"
-                    )),
-                ),
-                Err(e) => result(user, code::UNKNOWN_SERVER_ERROR, Some(e.to_string())),
-            },
-        };
-        resp.results.push(r);
+    let (deletions, upsertions) = scram_entries(&req);
+    if let Some(rm) = &state.replicas {
+        return forward_alter(rm, req, &deletions, &upsertions).await;
     }
-    for u in &req.upsertions {
-        let user = u.name.as_str();
-        let r = match Mechanism::from_id(u.mechanism) {
-            None => result(
+    let plan = plan_alterations(&deletions, &upsertions, |u, m| {
+        state.users.credential(u, m).is_some()
+    });
+    for a in plan {
+        resp.results.push(match a {
+            Alteration::Delete { user, mechanism } => match state.users.delete(&user, mechanism) {
+                Ok(_) => result(&user, code::NONE, None),
+                Err(e) => result(&user, code::UNKNOWN_SERVER_ERROR, Some(e.to_string())),
+            },
+            Alteration::Upsert {
                 user,
-                UNSUPPORTED_SASL_MECHANISM,
-                Some("Unknown SCRAM mechanism".into()),
-            ),
-            Some(m) if (u.iterations as u32) < m.min_iterations() || u.iterations > 16384 => {
-                result(
-                    user,
-                    UNACCEPTABLE_CREDENTIAL,
-                    Some(format!(
-                        "Iterations {} must be between {} and 16384",
-                        u.iterations,
-                        m.min_iterations()
-                    )),
-                )
-            }
-            Some(_) if user.is_empty() => result(
+                mechanism,
+                credential,
+            } => match state.users.upsert(&user, mechanism, credential) {
+                Ok(()) => result(&user, code::NONE, None),
+                Err(e) => result(&user, code::UNKNOWN_SERVER_ERROR, Some(e.to_string())),
+            },
+            Alteration::Refused {
                 user,
-                UNACCEPTABLE_CREDENTIAL,
-                Some("Username must not be empty".into()),
-            ),
-            Some(m) => {
-                let cred = Credential::from_salted(
-                    m,
-                    &u.salted_password,
-                    u.salt.to_vec(),
-                    u.iterations as u32,
-                );
-                match state.users.upsert(user, m, cred) {
-                    Ok(()) => result(user, code::NONE, None),
-                    Err(e) => result(user, code::UNKNOWN_SERVER_ERROR, Some(e.to_string())),
-                }
-            }
-        };
-        resp.results.push(r);
+                code,
+                message,
+            } => result(&user, code, Some(message)),
+        });
     }
     resp
+}
+
+/// The request's deletions and upsertions as plain data.
+pub fn scram_entries(
+    req: &AlterUserScramCredentialsRequest,
+) -> (Vec<(String, i8)>, Vec<Upsertion>) {
+    let deletions = req
+        .deletions
+        .iter()
+        .map(|d| (d.name.as_str().to_string(), d.mechanism))
+        .collect();
+    let upsertions = req
+        .upsertions
+        .iter()
+        .map(|u| {
+            (
+                u.name.as_str().to_string(),
+                u.mechanism,
+                u.iterations,
+                u.salt.to_vec(),
+                u.salted_password.to_vec(),
+            )
+        })
+        .collect();
+    (deletions, upsertions)
+}
+
+/// On a cluster the controller decides and records the change; the answer comes back once
+/// this broker's metadata shows it, so a login right after succeeds here.
+async fn forward_alter(
+    rm: &crate::replica::ReplicaManager,
+    req: AlterUserScramCredentialsRequest,
+    deletions: &[(String, i8)],
+    upsertions: &[Upsertion],
+) -> AlterUserScramCredentialsResponse {
+    match super::controller::forward(rm, req).await {
+        Ok(resp) => {
+            let ok: std::collections::HashSet<String> = resp
+                .results
+                .iter()
+                .filter(|r| r.error_code == code::NONE)
+                .map(|r| r.user.as_str().to_string())
+                .collect();
+            super::controller::await_metadata(rm, |img| {
+                deletions
+                    .iter()
+                    .filter(|(u, _)| ok.contains(u))
+                    .all(|(u, m)| !img.scram.contains_key(&(u.clone(), *m)))
+                    && upsertions
+                        .iter()
+                        .filter(|(u, ..)| ok.contains(u))
+                        .all(|(u, m, ..)| img.scram.contains_key(&(u.clone(), *m)))
+            })
+            .await;
+            resp
+        }
+        Err(e) => {
+            tracing::warn!("AlterUserScramCredentials: the controller is unreachable ({e})");
+            let mut resp = AlterUserScramCredentialsResponse::default();
+            resp.results = deletions
+                .iter()
+                .map(|(u, _)| u)
+                .chain(upsertions.iter().map(|(u, ..)| u))
+                .map(|u| {
+                    let mut r = AlterUserScramCredentialsResult::default();
+                    r.user = str(u.clone());
+                    r.error_code = REQUEST_TIMED_OUT;
+                    r
+                })
+                .collect();
+            resp
+        }
+    }
 }
 
 /// SaslHandshake on a listener without SASL: Kafka answers ILLEGAL_SASL_STATE.

@@ -17,6 +17,7 @@ pub mod file_log;
 mod log;
 mod placement;
 mod producer_ids;
+pub mod security;
 pub mod service;
 mod topics;
 

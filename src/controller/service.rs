@@ -80,17 +80,39 @@ impl ControllerService {
     }
 
     /// First start of a cluster on a data directory that served as a single node: its topics
-    /// become the cluster's first topics (same ids, configs; this node the only replica), so
-    /// nothing stored is lost. Only when the metadata log is empty.
-    pub fn import_local_topics(&self, cluster: &crate::cluster::Cluster, node_id: i32) {
+    /// become the cluster's first topics (same ids, configs; this node the only replica), and
+    /// its ACLs and SCRAM users the cluster's, so nothing stored is lost. Only when the
+    /// metadata log is empty.
+    pub fn import_local_state(
+        &self,
+        cluster: &crate::cluster::Cluster,
+        acls: Vec<crate::security::acl::AclBinding>,
+        users: Vec<(
+            String,
+            crate::security::scram::Mechanism,
+            crate::security::scram::Credential,
+        )>,
+        node_id: i32,
+    ) {
         if self.end_offset() > 0 {
             return;
         }
         let topics = cluster.topics();
-        if topics.is_empty() {
+        if topics.is_empty() && acls.is_empty() && users.is_empty() {
             return;
         }
-        let mut records = Vec::new();
+        let (mut records, _) = self.lock().controller.create_acls(&acls);
+        let (n_acls, n_users) = (records.len(), users.len());
+        for (name, m, c) in &users {
+            records.push(MetadataRecord::UserScramCredential {
+                name: name.clone(),
+                mechanism: m.id(),
+                salt: c.salt.clone(),
+                stored_key: c.stored_key.clone(),
+                server_key: c.server_key.clone(),
+                iterations: c.iterations as i32,
+            });
+        }
         for t in &topics {
             records.push(MetadataRecord::Topic {
                 name: t.meta.name.clone(),
@@ -119,7 +141,7 @@ impl ControllerService {
         let n = topics.len();
         match self.run(|_, _| (records, ())) {
             Ok(()) => tracing::info!(
-                "controller: imported {n} topic(s) of this single-node data directory into the cluster metadata (replicas: node {node_id})"
+                "controller: imported {n} topic(s), {n_acls} ACL(s) and {n_users} SCRAM credential(s) of this single-node data directory into the cluster metadata (replicas: node {node_id})"
             ),
             Err(e) => tracing::error!("controller: importing local topics failed: {e}"),
         }

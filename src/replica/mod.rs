@@ -134,6 +134,31 @@ pub struct ReplicaManager {
     publishing: Mutex<()>,
 }
 
+/// ACLs and SCRAM credentials come from the metadata log once the image has caught up with
+/// the controller; until then the broker keeps the set it last knew (its local files), never a
+/// partial one.
+fn sync_security(state: &BrokerState, img: &MetadataImage) {
+    state.authorizer.set_from_metadata(
+        img.acls
+            .values()
+            .map(crate::security::acl::AclBinding::from)
+            .collect(),
+    );
+    state.users.set_from_metadata(
+        img.scram
+            .iter()
+            .filter_map(|((name, mech), s)| {
+                let m = crate::security::scram::Mechanism::from_id(*mech)?;
+                Some((
+                    name.clone(),
+                    m,
+                    crate::controller::security::credential_of(s),
+                ))
+            })
+            .collect(),
+    );
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -393,6 +418,9 @@ impl ReplicaManager {
         let image = Arc::new(image);
         *self.image.write().unwrap_or_else(|p| p.into_inner()) = image.clone();
         self.sync_topics(state, &image);
+        if self.caught_up.load(Ordering::SeqCst) {
+            sync_security(state, &image);
+        }
         // Roles wait until the image holds this process's own registration (Kafka's initial
         // catch-up): before that it may be an image from before a crash, in which this broker
         // still leads partitions the controller has since moved.
@@ -469,6 +497,7 @@ impl ReplicaManager {
         if !self.caught_up.swap(true, Ordering::SeqCst) {
             let img = self.image();
             self.sync_topics(state, &img);
+            sync_security(state, &img);
         }
     }
 

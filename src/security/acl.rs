@@ -60,6 +60,56 @@ pub struct AclBinding {
     pub permission: i8,
 }
 
+impl AclBinding {
+    /// Whether CreateAcls may create this binding (Kafka's checks; the message is the answer).
+    pub fn validate(&self) -> Result<(), String> {
+        if !matches!(
+            self.resource_type,
+            resource::TOPIC
+                | resource::GROUP
+                | resource::CLUSTER
+                | resource::TRANSACTIONAL_ID
+                | 6
+                | 7
+        ) {
+            return Err(format!("Invalid resource type {}", self.resource_type));
+        }
+        if !matches!(self.pattern_type, pattern::LITERAL | pattern::PREFIXED) {
+            return Err("Invalid pattern type: only LITERAL and PREFIXED can be created".into());
+        }
+        if !(op::ALL..=14).contains(&self.operation) {
+            return Err(format!("Invalid operation {}", self.operation));
+        }
+        if !matches!(self.permission, permission::ALLOW | permission::DENY) {
+            return Err(format!("Invalid permission type {}", self.permission));
+        }
+        if !self.principal.contains(':') {
+            return Err(format!(
+                "Invalid principal {}: expected TYPE:NAME",
+                self.principal
+            ));
+        }
+        if self.resource_name.is_empty() {
+            return Err("Resource name must not be empty".into());
+        }
+        Ok(())
+    }
+}
+
+impl From<&crate::metadata::image::AclImage> for AclBinding {
+    fn from(a: &crate::metadata::image::AclImage) -> AclBinding {
+        AclBinding {
+            resource_type: a.resource_type,
+            resource_name: a.resource_name.clone(),
+            pattern_type: a.pattern_type,
+            principal: a.principal.clone(),
+            host: a.host.clone(),
+            operation: a.operation,
+            permission: a.permission_type,
+        }
+    }
+}
+
 /// A filter as DescribeAcls / DeleteAcls carry it (None = any).
 #[derive(Clone, Debug)]
 pub struct AclFilter {
@@ -257,6 +307,24 @@ impl Authorizer {
             .filter(|b| f.matches(b))
             .cloned()
             .collect()
+    }
+
+    /// Every binding (a single node's, for its upgrade into a cluster).
+    pub fn all(&self) -> Vec<AclBinding> {
+        self.acls.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// On a cluster: the bindings in the metadata log become this broker's, and its
+    /// `weir-acls.json` keeps them as the last known set for the next start.
+    pub fn set_from_metadata(&self, bindings: Vec<AclBinding>) {
+        let mut acls = self.acls.write().unwrap_or_else(|p| p.into_inner());
+        if *acls == bindings {
+            return;
+        }
+        *acls = bindings;
+        if let Err(e) = self.persist(&acls) {
+            tracing::warn!("could not write {}: {e}", self.path.display());
+        }
     }
 
     pub fn delete(&self, f: &AclFilter) -> std::io::Result<Vec<AclBinding>> {

@@ -22,6 +22,9 @@ struct Stored {
 pub struct Users {
     path: PathBuf,
     users: RwLock<BTreeMap<String, BTreeMap<Mechanism, Credential>>>,
+    /// The `sasl.users` credentials, kept so a cluster's user list (from the metadata log)
+    /// still holds them where it does not name them.
+    bootstrap: RwLock<Vec<(String, Mechanism, Credential)>>,
 }
 
 impl Users {
@@ -48,6 +51,7 @@ impl Users {
         let store = Users {
             path,
             users: RwLock::new(users),
+            bootstrap: RwLock::new(Vec::new()),
         };
         if let Some(list) = bootstrap {
             let mut added = false;
@@ -58,10 +62,18 @@ impl Users {
                 let mut u = store.users.write().unwrap_or_else(|p| p.into_inner());
                 let creds = u.entry(name.to_string()).or_default();
                 for m in [Mechanism::Sha256, Mechanism::Sha512] {
-                    if let std::collections::btree_map::Entry::Vacant(e) = creds.entry(m) {
-                        e.insert(Credential::from_password(m, password, BOOTSTRAP_ITERATIONS));
-                        added = true;
-                    }
+                    let c = creds
+                        .entry(m)
+                        .or_insert_with(|| {
+                            added = true;
+                            Credential::from_password(m, password, BOOTSTRAP_ITERATIONS)
+                        })
+                        .clone();
+                    store
+                        .bootstrap
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((name.to_string(), m, c));
                 }
             }
             if added {
@@ -155,12 +167,141 @@ impl Users {
         Ok(removed)
     }
 
+    /// Every credential (a single node's, for its upgrade into a cluster).
+    pub fn all(&self) -> Vec<(String, Mechanism, Credential)> {
+        self.users
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .flat_map(|(n, m)| m.iter().map(move |(k, c)| (n.clone(), *k, c.clone())))
+            .collect()
+    }
+
+    /// On a cluster: the credentials in the metadata log (plus `sasl.users` where the log has
+    /// none for that user and mechanism) become this broker's, and `weir-users.json` keeps
+    /// them as the last known set for the next start.
+    pub fn set_from_metadata(&self, creds: Vec<(String, Mechanism, Credential)>) {
+        let mut next: BTreeMap<String, BTreeMap<Mechanism, Credential>> = BTreeMap::new();
+        for (n, m, c) in creds {
+            next.entry(n).or_default().insert(m, c);
+        }
+        for (n, m, c) in self
+            .bootstrap
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            next.entry(n.clone())
+                .or_default()
+                .entry(*m)
+                .or_insert_with(|| c.clone());
+        }
+        {
+            let mut u = self.users.write().unwrap_or_else(|p| p.into_inner());
+            if *u == next {
+                return;
+            }
+            *u = next;
+        }
+        if let Err(e) = self.persist() {
+            tracing::warn!("could not write {}: {e}", self.path.display());
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.users
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .is_empty()
     }
+}
+
+/// One entry of an AlterUserScramCredentials request, decided.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Alteration {
+    Delete {
+        user: String,
+        mechanism: Mechanism,
+    },
+    Upsert {
+        user: String,
+        mechanism: Mechanism,
+        credential: Credential,
+    },
+    Refused {
+        user: String,
+        code: i16,
+        message: String,
+    },
+}
+
+/// An upsertion as the request carries it: user, mechanism id, iterations, salt, salted
+/// password.
+pub type Upsertion = (String, i8, i32, Vec<u8>, Vec<u8>);
+
+/// Kafka's checks for AlterUserScramCredentials, deletions first, then upsertions (the order
+/// of the answer); `exists` tells whether a credential is stored. The same rules serve a
+/// single broker's store and the cluster controller's metadata.
+pub fn plan_alterations(
+    deletions: &[(String, i8)],
+    upsertions: &[Upsertion],
+    exists: impl Fn(&str, Mechanism) -> bool,
+) -> Vec<Alteration> {
+    const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
+    const RESOURCE_NOT_FOUND: i16 = 91;
+    const UNACCEPTABLE_CREDENTIAL: i16 = 93;
+    let refused = |user: &str, code: i16, message: String| Alteration::Refused {
+        user: user.to_string(),
+        code,
+        message,
+    };
+    let mut out = Vec::with_capacity(deletions.len() + upsertions.len());
+    for (user, mech) in deletions {
+        out.push(match Mechanism::from_id(*mech) {
+            None => refused(
+                user,
+                UNSUPPORTED_SASL_MECHANISM,
+                "Unknown SCRAM mechanism".into(),
+            ),
+            Some(m) if !exists(user, m) => refused(
+                user,
+                RESOURCE_NOT_FOUND,
+                format!("Attempt to delete a user credential that does not exist: {user}"),
+            ),
+            Some(m) => Alteration::Delete {
+                user: user.clone(),
+                mechanism: m,
+            },
+        });
+    }
+    for (user, mech, iterations, salt, salted) in upsertions {
+        out.push(match Mechanism::from_id(*mech) {
+            None => refused(
+                user,
+                UNSUPPORTED_SASL_MECHANISM,
+                "Unknown SCRAM mechanism".into(),
+            ),
+            Some(m) if (*iterations as u32) < m.min_iterations() || *iterations > 16384 => refused(
+                user,
+                UNACCEPTABLE_CREDENTIAL,
+                format!(
+                    "Iterations {iterations} must be between {} and 16384",
+                    m.min_iterations()
+                ),
+            ),
+            Some(_) if user.is_empty() => refused(
+                user,
+                UNACCEPTABLE_CREDENTIAL,
+                "Username must not be empty".into(),
+            ),
+            Some(m) => Alteration::Upsert {
+                user: user.clone(),
+                mechanism: m,
+                credential: Credential::from_salted(m, salted, salt.clone(), *iterations as u32),
+            },
+        });
+    }
+    out
 }
 
 #[cfg(test)]
