@@ -35,10 +35,7 @@ fn image_of(b: &AclBinding) -> AclImage {
 
 impl Controller {
     /// One result per binding; a binding that already exists is created again as a no-op.
-    pub fn create_acls(
-        &self,
-        bindings: &[AclBinding],
-    ) -> (Vec<MetadataRecord>, Vec<Creation>) {
+    pub fn create_acls(&self, bindings: &[AclBinding]) -> (Vec<MetadataRecord>, Vec<Creation>) {
         let mut records = Vec::new();
         let mut results = Vec::with_capacity(bindings.len());
         let mut added: Vec<AclImage> = Vec::new();
