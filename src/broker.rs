@@ -204,11 +204,13 @@ impl Broker {
             )),
             None => None,
         };
-        let replicas = config
-            .kraft
-            .as_ref()
-            .filter(|k| k.broker)
-            .map(|k| Arc::new(crate::replica::ReplicaManager::new(&config, k.clone())));
+        let replicas = match config.kraft.as_ref().filter(|k| k.broker) {
+            Some(k) => Some(Arc::new(
+                crate::replica::ReplicaManager::new(&config, k.clone())
+                    .map_err(StartError::Config)?,
+            )),
+            None => None,
+        };
         let state = Arc::new(BrokerState {
             fetch_sessions: Mutex::new(FetchSessionCache::new(config.fetch_session_cache_slots)),
             config,

@@ -940,3 +940,73 @@ fn the_whole_cluster_restarts_with_every_acknowledged_write() {
         "nothing acknowledged lost after a crash of every node"
     );
 }
+
+#[test]
+fn brokers_and_the_controller_talk_over_sasl_ssl_and_sasl_plaintext() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = common::pki(dir.path());
+    let scram = "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"broker\" password=\"broker-pw\";";
+    let plain = "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"broker\" password=\"broker-pw\" user_broker=\"broker-pw\";";
+    // The listener named PLAINTEXT (clients and replication) speaks SASL_SSL, the controller
+    // listener SASL_PLAINTEXT: every inter-node link logs in, one of them over TLS.
+    let c = TestCluster::start(
+        3,
+        &[
+            (
+                "listener.security.protocol.map",
+                "PLAINTEXT:SASL_SSL,CONTROLLER:SASL_PLAINTEXT",
+            ),
+            ("ssl.keystore.location", &pki.server),
+            ("ssl.truststore.location", &pki.ca),
+            ("sasl.enabled.mechanisms", "SCRAM-SHA-512,PLAIN"),
+            ("sasl.mechanism.inter.broker.protocol", "SCRAM-SHA-512"),
+            ("sasl.mechanism.controller.protocol", "PLAIN"),
+            (
+                "listener.name.plaintext.scram-sha-512.sasl.jaas.config",
+                scram,
+            ),
+            ("listener.name.controller.plain.sasl.jaas.config", plain),
+            ("sasl.users", "broker:broker-pw,alice:alice-pw"),
+        ],
+    );
+    let client = |bootstrap: &str| {
+        let mut cfg = ClientConfig::new();
+        cfg.set("bootstrap.servers", bootstrap)
+            .set("security.protocol", "SASL_SSL")
+            .set("ssl.ca.location", &pki.ca)
+            .set("sasl.mechanism", "SCRAM-SHA-512")
+            .set("sasl.username", "alice")
+            .set("sasl.password", "alice-pw");
+        cfg
+    };
+    let boot = c.bootstrap();
+    let admin: AdminClient<DefaultClientContext> = client(&boot).create().expect("admin");
+    let res = futures::executor::block_on(admin.create_topics(
+        [&NewTopic::new("secured", 1, TopicReplication::Fixed(3))],
+        &AdminOptions::new(),
+    ))
+    .expect("create_topics");
+    assert!(res.iter().all(|r| r.is_ok()), "{res:?}");
+    let producer: FutureProducer = client(&boot).set("acks", "all").create().expect("producer");
+    for v in values("sec", 50) {
+        futures::executor::block_on(
+            producer.send(
+                FutureRecord::<(), str>::to("secured")
+                    .partition(0)
+                    .payload(&v),
+                Duration::from_secs(20),
+            ),
+        )
+        .expect("acknowledged");
+    }
+    // Followers fetched over SASL_SSL: the ISR stayed whole and every replica has the bytes.
+    let (leader, _, isr) = c.partition_state("secured", 0).expect("partition");
+    assert_eq!(isr.len(), 3, "followers replicate over the secured link");
+    let (_, hw, bytes) = stored(&c, c.index_of(leader), "secured");
+    for i in 0..3 {
+        wait_until(Duration::from_secs(10), "replicas caught up", || {
+            stored(&c, i, "secured").1 == hw
+        });
+        assert_eq!(stored(&c, i, "secured").2, bytes);
+    }
+}

@@ -7,63 +7,10 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::TestBroker;
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, SanType,
-};
+use common::{pki, Pki, TestBroker};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-
-struct Pki {
-    ca: String,
-    ca_key: String,
-    server: String,
-    client_cert: String,
-    client_key: String,
-}
-
-fn pki(dir: &Path) -> Pki {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name = DistinguishedName::new();
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "Weir Test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-
-    let server_key = KeyPair::generate().unwrap();
-    let mut sp = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    sp.subject_alt_names
-        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
-    sp.distinguished_name.push(DnType::CommonName, "localhost");
-    let server = sp.signed_by(&server_key, &ca, &ca_key).unwrap();
-
-    let client_key = KeyPair::generate().unwrap();
-    let mut cp = CertificateParams::new(Vec::<String>::new()).unwrap();
-    cp.distinguished_name = DistinguishedName::new();
-    cp.distinguished_name
-        .push(DnType::OrganizationName, "Weir Test");
-    cp.distinguished_name.push(DnType::CommonName, "client");
-    let client = cp.signed_by(&client_key, &ca, &ca_key).unwrap();
-
-    let w = |name: &str, text: String| {
-        let p = dir.join(name);
-        std::fs::write(&p, text).unwrap();
-        p.display().to_string()
-    };
-    Pki {
-        ca: w("ca.pem", ca.pem()),
-        ca_key: w("ca.key", ca_key.serialize_pem()),
-        server: w(
-            "server.pem",
-            format!("{}{}", server.pem(), server_key.serialize_pem()),
-        ),
-        client_cert: w("client.pem", client.pem()),
-        client_key: w("client.key", client_key.serialize_pem()),
-    }
-}
 
 fn round_trip(cfg: &ClientConfig, topic: &str) -> Result<i64, String> {
     let p: BaseProducer = cfg

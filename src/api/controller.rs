@@ -50,6 +50,9 @@ pub fn serves(api: ApiKey) -> bool {
             | ApiKey::Fetch
             | ApiKey::ApiVersions
             | ApiKey::DescribeCluster
+            // Brokers log in on a SASL controller listener.
+            | ApiKey::SaslHandshake
+            | ApiKey::SaslAuthenticate
     )
 }
 

@@ -246,25 +246,8 @@ fn tls_config(props: &[(String, String)]) -> CliResult<std::sync::Arc<rustls::Cl
             .entry("ssl.truststore.location".into())
             .or_insert(ca);
     }
-    let bad = |e: String| CliError::Usage(format!("TLS settings: {e}"));
-    let mut roots = rustls::RootCertStore::empty();
-    for c in crate::security::tls::truststore(&view).map_err(bad)? {
-        roots
-            .add(c)
-            .map_err(|e| CliError::Usage(format!("TLS settings: truststore: {e}")))?;
-    }
-    let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
-    let config = if view.props.contains_key("ssl.keystore.location")
-        || view.props.contains_key("ssl.keystore.certificate.chain")
-    {
-        let (chain, key) = crate::security::tls::keystore(&view).map_err(bad)?;
-        builder
-            .with_client_auth_cert(chain, key)
-            .map_err(|e| CliError::Usage(format!("TLS settings: keystore: {e}")))?
-    } else {
-        builder.with_no_client_auth()
-    };
-    Ok(std::sync::Arc::new(config))
+    crate::security::tls::client_config(&view)
+        .map_err(|e| CliError::Usage(format!("TLS settings: {e}")))
 }
 
 /// Resolves the common options into a client configuration.

@@ -45,6 +45,7 @@ pub async fn run(state: Arc<BrokerState>, rm: Arc<ReplicaManager>, leader: i32) 
                 Peer::new(
                     addr.clone(),
                     peers::options(
+                        &rm.broker_link,
                         &format!("weir-replica-fetcher-{}", rm.node_id),
                         bind,
                         Duration::from_secs(10),

@@ -53,6 +53,7 @@ fn controller_peer(state: &BrokerState, rm: &ReplicaManager, what: &str) -> Peer
     Peer::new(
         addr,
         peers::options(
+            &rm.controller_link,
             &format!("weir-broker-{}-{what}", rm.node_id),
             peers::source_ip(&state.config),
             Duration::from_secs(5),

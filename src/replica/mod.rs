@@ -119,7 +119,11 @@ pub struct ReplicaManager {
     pub controller: Peer,
     /// Connections to other brokers, by id (see `broker_peer`).
     broker_peers: Mutex<HashMap<i32, Arc<Peer>>>,
-    bind: Option<std::net::IpAddr>,
+    /// This broker's listener address, the source of its connections to other nodes.
+    pub bind: Option<std::net::IpAddr>,
+    /// How links to other brokers and to the controller are secured.
+    pub broker_link: peers::LinkSecurity,
+    pub controller_link: peers::LinkSecurity,
     fetchers: Mutex<HashSet<i32>>,
     /// Topic ids seen in any image during this run: a local topic among them that leaves the
     /// image was deleted, while one never seen is a stray, kept.
@@ -164,17 +168,36 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl ReplicaManager {
-    pub fn new(config: &crate::config::Config, settings: KraftSettings) -> ReplicaManager {
+    pub fn new(
+        config: &crate::config::Config,
+        settings: KraftSettings,
+    ) -> Result<ReplicaManager, String> {
         let bind = peers::source_ip(config);
+        let broker_link = peers::LinkSecurity::build(
+            config,
+            &settings.inter_broker_listener,
+            "sasl.mechanism.inter.broker.protocol",
+        )?;
+        let controller_listener = settings
+            .controller_listener_names
+            .first()
+            .cloned()
+            .unwrap_or_default();
+        let controller_link = peers::LinkSecurity::build(
+            config,
+            &controller_listener,
+            "sasl.mechanism.controller.protocol",
+        )?;
         let addr = settings
             .active_controller()
             .map(|v| v.addr())
             .unwrap_or_default();
-        ReplicaManager {
+        Ok(ReplicaManager {
             node_id: settings.node_id,
             controller: Peer::new(
                 addr,
                 peers::options(
+                    &controller_link,
                     &format!("weir-broker-{}", settings.node_id),
                     bind,
                     Duration::from_secs(10),
@@ -183,6 +206,8 @@ impl ReplicaManager {
             settings,
             broker_peers: Mutex::new(HashMap::new()),
             bind,
+            broker_link,
+            controller_link,
             image: RwLock::new(Arc::new(MetadataImage::default())),
             applied: watch::channel(-1).0,
             parts: Mutex::new(HashMap::new()),
@@ -196,7 +221,7 @@ impl ReplicaManager {
             shutdown_asked: watch::channel(false).0,
             shutdown_done: watch::channel(false).0,
             publishing: Mutex::new(()),
-        }
+        })
     }
 
     /// Starts a controlled shutdown: the heartbeat asks the controller to move this broker's
@@ -306,6 +331,7 @@ impl ReplicaManager {
         let p = Arc::new(Peer::new(
             addr,
             peers::options(
+                &self.broker_link,
                 &format!("weir-broker-{}", self.node_id),
                 self.bind,
                 Duration::from_secs(15),

@@ -485,6 +485,29 @@ pub(crate) fn truststore(config: &Config) -> Result<Vec<CertificateDer<'static>>
     certs(&ca)
 }
 
+/// A TLS client configuration from Kafka's settings in `config`: the CAs to trust
+/// (`ssl.truststore.*`) and, when a keystore is set, the certificate to present (`ssl.keystore.*`;
+/// brokers present theirs to each other, as Kafka's do). Used by the `weir` tools and by a
+/// broker's links to other nodes. The server's name is always verified.
+pub fn client_config(config: &Config) -> Result<std::sync::Arc<rustls::ClientConfig>, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in truststore(config)? {
+        roots.add(c).map_err(|e| format!("truststore: {e}"))?;
+    }
+    let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
+    let config = if config.props.contains_key("ssl.keystore.location")
+        || config.props.contains_key("ssl.keystore.certificate.chain")
+    {
+        let (chain, key) = keystore(config)?;
+        builder
+            .with_client_auth_cert(chain, key)
+            .map_err(|e| format!("keystore: {e}"))?
+    } else {
+        builder.with_no_client_auth()
+    };
+    Ok(std::sync::Arc::new(config))
+}
+
 /// Builds the acceptor for TLS listeners from the broker config.
 pub fn acceptor(config: &Config) -> Result<TlsAcceptor, String> {
     let (chain, key) = keystore(config)?;

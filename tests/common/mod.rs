@@ -175,3 +175,60 @@ pub fn raw_header(api: i16, version: i16) -> BytesMut {
     b.put_i16(-1);
     b
 }
+
+/// A test PKI: a CA, a server certificate for localhost/127.0.0.1 (PEM with its key) and a
+/// client certificate, written to `dir`.
+#[allow(dead_code)]
+pub struct Pki {
+    pub ca: String,
+    pub ca_key: String,
+    pub server: String,
+    pub client_cert: String,
+    pub client_key: String,
+}
+
+#[allow(dead_code)]
+pub fn pki(dir: &std::path::Path) -> Pki {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, SanType,
+    };
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name = DistinguishedName::new();
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Weir Test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+
+    let server_key = KeyPair::generate().unwrap();
+    let mut sp = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    sp.subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    sp.distinguished_name.push(DnType::CommonName, "localhost");
+    let server = sp.signed_by(&server_key, &ca, &ca_key).unwrap();
+
+    let client_key = KeyPair::generate().unwrap();
+    let mut cp = CertificateParams::new(Vec::<String>::new()).unwrap();
+    cp.distinguished_name = DistinguishedName::new();
+    cp.distinguished_name
+        .push(DnType::OrganizationName, "Weir Test");
+    cp.distinguished_name.push(DnType::CommonName, "client");
+    let client = cp.signed_by(&client_key, &ca, &ca_key).unwrap();
+
+    let w = |name: &str, text: String| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    Pki {
+        ca: w("ca.pem", ca.pem()),
+        ca_key: w("ca.key", ca_key.serialize_pem()),
+        server: w(
+            "server.pem",
+            format!("{}{}", server.pem(), server_key.serialize_pem()),
+        ),
+        client_cert: w("client.pem", client.pem()),
+        client_key: w("client.key", client_key.serialize_pem()),
+    }
+}
