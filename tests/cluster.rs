@@ -773,13 +773,15 @@ fn acls_and_scram_users_are_cluster_metadata_every_broker_agrees_on() {
     deny.host = StrBytes::from_static_str("*");
     deny.operation = 3; // READ
     deny.permission_type = 2; // DENY
+    let mut deny_alter = deny.clone();
+    deny_alter.operation = 11; // ALTER_CONFIGS
     let r: CreateAclsResponse = raw(1).call(
         ApiKey::CreateAcls,
         3,
-        &CreateAclsRequest::default().with_creations(vec![deny]),
+        &CreateAclsRequest::default().with_creations(vec![deny, deny_alter]),
     );
     assert!(
-        r.results.len() == 1 && r.results.iter().all(|x| x.error_code == 0),
+        r.results.len() == 2 && r.results.iter().all(|x| x.error_code == 0),
         "{r:?}"
     );
     let listed = |i: usize| -> usize {
@@ -797,7 +799,7 @@ fn acls_and_scram_users_are_cluster_metadata_every_broker_agrees_on() {
     wait_until(
         Duration::from_secs(10),
         "every broker lists the ACL",
-        || (0..3).all(|i| listed(i) == 1),
+        || (0..3).all(|i| listed(i) == 2),
     );
     // Every broker holds a replica: the DENY is enforced wherever the read lands.
     for i in 0..3 {
@@ -809,6 +811,23 @@ fn acls_and_scram_users_are_cluster_metadata_every_broker_agrees_on() {
             i + 1
         );
     }
+
+    // A topic config change forwarded to the controller is authorized by the receiving broker.
+    let mut res = incremental_alter_configs_request::AlterConfigsResource::default();
+    res.resource_type = 2;
+    res.resource_name = StrBytes::from_static_str("secret");
+    let mut cfg = incremental_alter_configs_request::AlterableConfig::default();
+    cfg.name = StrBytes::from_static_str("retention.ms");
+    cfg.config_operation = 0;
+    cfg.value = Some(StrBytes::from_static_str("60000"));
+    res.configs = vec![cfg];
+    let r: IncrementalAlterConfigsResponse = raw(2).call(
+        ApiKey::IncrementalAlterConfigs,
+        1,
+        &IncrementalAlterConfigsRequest::default().with_resources(vec![res]),
+    );
+    assert_eq!(r.responses.len(), 1, "{r:?}");
+    assert_eq!(r.responses[0].error_code, 29, "TOPIC_AUTHORIZATION_FAILED");
 
     // Deleted through node 1: the read goes through again.
     let mut all = delete_acls_request::DeleteAclsFilter::default();
@@ -825,7 +844,7 @@ fn acls_and_scram_users_are_cluster_metadata_every_broker_agrees_on() {
         &DeleteAclsRequest::default().with_filters(vec![all]),
     );
     assert_eq!(r.filter_results.len(), 1, "{r:?}");
-    assert_eq!(r.filter_results[0].matching_acls.len(), 1, "{r:?}");
+    assert_eq!(r.filter_results[0].matching_acls.len(), 2, "{r:?}");
     wait_until(Duration::from_secs(10), "the ACL gone everywhere", || {
         (0..3).all(|i| listed(i) == 0)
     });

@@ -302,6 +302,12 @@ fn alter_topic(
         .map_err(|e| (e.code(), e.to_string()))
 }
 
+/// ALTER_CONFIGS on the topic.
+fn may_alter_topic(state: &BrokerState, name: &str) -> bool {
+    use crate::security::acl::{op, resource};
+    super::allowed(state, op::ALTER_CONFIGS, resource::TOPIC, name)
+}
+
 fn alter_resource(
     state: &BrokerState,
     resource_type: i8,
@@ -311,7 +317,7 @@ fn alter_resource(
 ) -> (i16, Option<String>) {
     use crate::security::acl::{op, resource, CLUSTER_NAME};
     let permitted = if resource_type == TOPIC {
-        super::allowed(state, op::ALTER_CONFIGS, resource::TOPIC, name)
+        may_alter_topic(state, name)
     } else {
         super::allowed(state, op::ALTER_CONFIGS, resource::CLUSTER, CLUSTER_NAME)
     };
@@ -351,16 +357,45 @@ pub async fn handle_alter(
         .as_ref()
         .filter(|_| req.resources.iter().all(|r| r.resource_type == TOPIC))
     {
+        // The receiving broker authorizes, as for the other forwarded admin requests: the
+        // topics the caller may not alter are answered here and left out of the forward.
+        let (req, denied) = {
+            let mut req = req;
+            let (ok, refused): (Vec<_>, Vec<_>) = req
+                .resources
+                .drain(..)
+                .partition(|r| may_alter_topic(state, r.resource_name.as_str()));
+            req.resources = ok;
+            (req, refused)
+        };
+        let denied: Vec<AlterConfigsResourceResponse> = denied
+            .into_iter()
+            .map(|r| {
+                let mut x = AlterConfigsResourceResponse::default();
+                x.error_code = code::TOPIC_AUTHORIZATION_FAILED;
+                x.error_message = Some(str("Authorization failed."));
+                x.resource_type = r.resource_type;
+                x.resource_name = r.resource_name;
+                x
+            })
+            .collect();
+        if req.resources.is_empty() {
+            let mut resp = kafka_protocol::messages::AlterConfigsResponse::default();
+            resp.responses = denied;
+            return resp;
+        }
         let validate_only = req.validate_only;
         let names: Vec<(i8, String)> = req
             .resources
             .iter()
             .map(|r| (r.resource_type, r.resource_name.to_string()))
             .collect();
-        return forward_config_change(rm, req, &names, validate_only, |r| {
+        let mut resp = forward_config_change(rm, req, &names, validate_only, |r| {
             r.responses.iter().any(|x| x.error_code == 0)
         })
         .await;
+        resp.responses.extend(denied);
+        return resp;
     }
     let mut resp = kafka_protocol::messages::AlterConfigsResponse::default();
     for res in req.resources {
@@ -403,16 +438,45 @@ pub async fn handle_incremental_alter(
         .as_ref()
         .filter(|_| req.resources.iter().all(|r| r.resource_type == TOPIC))
     {
+        // The receiving broker authorizes, as for the other forwarded admin requests: the
+        // topics the caller may not alter are answered here and left out of the forward.
+        let (req, denied) = {
+            let mut req = req;
+            let (ok, refused): (Vec<_>, Vec<_>) = req
+                .resources
+                .drain(..)
+                .partition(|r| may_alter_topic(state, r.resource_name.as_str()));
+            req.resources = ok;
+            (req, refused)
+        };
+        let denied: Vec<AlterConfigsResourceResponse> = denied
+            .into_iter()
+            .map(|r| {
+                let mut x = AlterConfigsResourceResponse::default();
+                x.error_code = code::TOPIC_AUTHORIZATION_FAILED;
+                x.error_message = Some(str("Authorization failed."));
+                x.resource_type = r.resource_type;
+                x.resource_name = r.resource_name;
+                x
+            })
+            .collect();
+        if req.resources.is_empty() {
+            let mut resp = kafka_protocol::messages::IncrementalAlterConfigsResponse::default();
+            resp.responses = denied;
+            return resp;
+        }
         let validate_only = req.validate_only;
         let names: Vec<(i8, String)> = req
             .resources
             .iter()
             .map(|r| (r.resource_type, r.resource_name.to_string()))
             .collect();
-        return forward_config_change(rm, req, &names, validate_only, |r| {
+        let mut resp = forward_config_change(rm, req, &names, validate_only, |r| {
             r.responses.iter().any(|x| x.error_code == 0)
         })
         .await;
+        resp.responses.extend(denied);
+        return resp;
     }
     let mut resp = kafka_protocol::messages::IncrementalAlterConfigsResponse::default();
     for res in req.resources {
