@@ -114,7 +114,7 @@ async fn heartbeats(
                 // The metadata fetcher may already hold the registration record: publish
                 // the current image again (publish never goes back to an older one).
                 let img = (*rm.image()).clone();
-                rm.publish(&state, img);
+                publish_off_runtime(&state, &rm, img).await;
                 tracing::info!(
                     "registered with the controller at {} as broker {} (epoch {})",
                     peer.addr(),
@@ -286,11 +286,26 @@ async fn metadata_fetcher(
             changed = true;
         }
         if changed {
-            rm.publish(&state, image.clone());
+            publish_off_runtime(&state, &rm, image.clone()).await;
         }
         if image.offset + 1 >= pd.high_watermark {
-            rm.mark_caught_up(&state);
+            let (st, r) = (state.clone(), rm.clone());
+            let _ = tokio::task::spawn_blocking(move || r.mark_caught_up(&st)).await;
         }
+    }
+}
+
+/// Applies an image on the blocking pool: a change that creates or deletes hundreds of
+/// partitions does that much file work, and on the async workers it would starve heartbeats
+/// (a broker fenced for a session timeout while it creates topics) and every connection.
+async fn publish_off_runtime(
+    state: &Arc<BrokerState>,
+    rm: &Arc<ReplicaManager>,
+    image: crate::metadata::MetadataImage,
+) {
+    let (st, r) = (state.clone(), rm.clone());
+    if let Err(e) = tokio::task::spawn_blocking(move || r.publish(&st, image)).await {
+        tracing::error!("applying cluster metadata failed: {e}");
     }
 }
 
