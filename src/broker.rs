@@ -234,6 +234,13 @@ impl Broker {
                 state.users.all(),
                 state.cluster.node_id,
             );
+            let levels: Vec<(&str, i16)> = crate::api::api_versions::features(&state)
+                .into_iter()
+                .filter(|f| f.0 != "kraft.version")
+                .map(|f| (f.0, f.3))
+                .collect();
+            // After the import, which only runs on an empty log.
+            c.bootstrap_features(&levels);
         }
         if let Some(rm) = &state.replicas {
             rm.prepare_local_logs(&state);

@@ -171,6 +171,20 @@ fn three_brokers_replicate_a_topic_and_report_it() {
         let d = stored(&c, 2, "rep");
         a.0 == 500 && a == b && b == d
     });
+    // The finalized feature levels are cluster metadata every broker reads the same.
+    for i in 0..3 {
+        wait_until(
+            Duration::from_secs(10),
+            "feature levels in every image",
+            || {
+                c.handle(i).state().replicas.as_ref().is_some_and(|rm| {
+                    let f = &rm.image().features;
+                    f.get("metadata.version") == Some(&27)
+                        && f.get("transaction.version") == Some(&2)
+                })
+            },
+        );
+    }
 }
 
 #[test]

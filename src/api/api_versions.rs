@@ -17,8 +17,8 @@ const METADATA_VERSION_MIN: i16 = 7;
 
 /// Feature flags as a freshly formatted Kafka 4.1 cluster reports them: (name, supported min,
 /// supported max, finalized level). The finalized `transaction.version` is the broker's setting.
-fn features(state: &BrokerState) -> Vec<(&'static str, i16, i16, i16)> {
-    vec![
+pub fn features(state: &BrokerState) -> Vec<(&'static str, i16, i16, i16)> {
+    let mut all = vec![
         (
             "metadata.version",
             METADATA_VERSION_MIN,
@@ -29,7 +29,17 @@ fn features(state: &BrokerState) -> Vec<(&'static str, i16, i16, i16)> {
         ("transaction.version", 0, 2, state.txns.feature_level),
         ("group.version", 0, 1, 1),
         ("eligible.leader.replicas.version", 0, 1, 1),
-    ]
+    ];
+    // On a cluster the finalized levels are the ones in the metadata log.
+    if let Some(rm) = &state.replicas {
+        let img = rm.image();
+        for f in &mut all {
+            if let Some(level) = img.features.get(f.0) {
+                f.3 = *level;
+            }
+        }
+    }
+    all
 }
 
 /// Finalized features never change while Weir runs, so their epoch is a constant; clients only

@@ -79,6 +79,25 @@ impl ControllerService {
         Ok(out)
     }
 
+    /// Records the finalized feature levels once, when the metadata log holds none (Kafka
+    /// writes FeatureLevel records when a cluster is formatted), so every broker advertises the
+    /// levels the cluster agreed on rather than its own settings.
+    pub fn bootstrap_features(&self, levels: &[(&str, i16)]) {
+        if !self.lock().controller.image().features.is_empty() {
+            return;
+        }
+        let records = levels
+            .iter()
+            .map(|(name, level)| MetadataRecord::FeatureLevel {
+                name: name.to_string(),
+                feature_level: *level,
+            })
+            .collect();
+        if let Err(e) = self.run(|_, _| (records, ())) {
+            tracing::error!("controller: recording the feature levels failed: {e}");
+        }
+    }
+
     /// First start of a cluster on a data directory that served as a single node: its topics
     /// become the cluster's first topics (same ids, configs; this node the only replica), and
     /// its ACLs and SCRAM users the cluster's, so nothing stored is lost. Only when the
