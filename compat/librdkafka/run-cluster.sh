@@ -12,6 +12,12 @@
 #   * starts node 1, then nodes 2 and 3, and waits until every node's
 #     Metadata lists 3 brokers;
 #   * runs run.sh --bootstrap <all three> with the remaining arguments;
+#   * with --sasl, every listener speaks SASL_PLAINTEXT instead: clients log
+#     in as testuser/testpass (test.conf gets security.protocol and sasl.*),
+#     the nodes' replication and controller links log in as "broker", and
+#     connections.max.reauth.ms=10000 plus an authorizer with
+#     allow.everyone.if.no.acl.found are set, as trivup configures its SASL
+#     brokers (what 0142 reauthentication needs);
 #   * stops the nodes (SIGTERM, SIGKILL after 10 s; node 1, the controller,
 #     last) and prints where the logs
 #     are. A node that died during the run is reported and fails the run.
@@ -34,6 +40,7 @@ AUTOCREATE=""          # "" = true unless run.sh gets --scenario noautocreate
 KEEP=0
 CI_MODE=0
 RESULTS=""
+SASL_MECH=""           # "" = PLAINTEXT listeners; else the clients' SASL mechanism
 EXTRA_PROPS=()
 RUN_ARGS=()
 
@@ -61,6 +68,14 @@ Options:
   --rf N               default.replication.factor (default $RF)
   --min-isr N          min.insync.replicas (default $MIN_ISR)
   --nodes N            number of nodes (default $NODES)
+  --sasl               SASL_PLAINTEXT listeners (clients, replication and the
+                       controller), users testuser/testpass and broker/broker-secret,
+                       PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 enabled,
+                       connections.max.reauth.ms=10000, StandardAuthorizer with
+                       allow.everyone.if.no.acl.found=true (super user User:broker);
+                       the clients' test.conf uses PLAIN
+  --sasl-mechanism M   as --sasl, the clients using mechanism M (PLAIN,
+                       SCRAM-SHA-256 or SCRAM-SHA-512)
   --prop NAME=VALUE    extra broker property for every node (repeatable)
   --results DIR        where logs go (default \$CACHE/results/cluster-<timestamp>);
                        node logs in DIR/node<N>.log, suite logs in DIR/suite/
@@ -84,6 +99,9 @@ log() { echo "[run-cluster.sh] $*" >&2; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --ci) CI_MODE=1; shift ;;
+        --sasl) SASL_MECH="${SASL_MECH:-PLAIN}"; shift ;;
+        --sasl-mechanism) SASL_MECH="${2:?}"; shift 2 ;;
+        --sasl-mechanism=*) SASL_MECH="${1#*=}"; shift ;;
         --rf) RF="${2:?}"; shift 2 ;;
         --rf=*) RF="${1#*=}"; shift ;;
         --min-isr) MIN_ISR="${2:?}"; shift 2 ;;
@@ -110,6 +128,18 @@ for v in "$RF" "$MIN_ISR" "$NODES"; do
     case "$v" in ''|*[!0-9]*) die "--rf, --min-isr and --nodes want numbers" ;; esac
 done
 [ "$NODES" -ge 1 ] || die "--nodes must be at least 1"
+case "$SASL_MECH" in
+    ''|PLAIN|SCRAM-SHA-256|SCRAM-SHA-512) ;;
+    *) die "--sasl-mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, not $SASL_MECH" ;;
+esac
+# The client side of --sasl: passed to run.sh as test.conf lines.
+CLIENT_USER=testuser
+CLIENT_PASS=testpass
+if [ -n "$SASL_MECH" ]; then
+    RUN_ARGS=(--conf security.protocol=SASL_PLAINTEXT --conf "sasl.mechanisms=$SASL_MECH"
+        --conf "sasl.username=$CLIENT_USER" --conf "sasl.password=$CLIENT_PASS"
+        ${RUN_ARGS[@]+"${RUN_ARGS[@]}"})
+fi
 if [ "$CI_MODE" = 1 ]; then
     RUN_ARGS=(--tests "$CI_TESTS" --skip-local ${RUN_ARGS[@]+"${RUN_ARGS[@]}"})
 fi
@@ -196,16 +226,50 @@ for n in $(seq "$NODES"); do
 done
 INTERNAL_RF=$(( NODES < 3 ? NODES : 3 ))
 
+# Listener named after its protocol, as trivup names them.
+CLIENT_LISTENER=PLAINTEXT
+[ -n "$SASL_MECH" ] && CLIENT_LISTENER=SASL_PLAINTEXT
+BROKER_USER=broker
+BROKER_PASS=broker-secret
+
+# The SASL part of a node's server.properties (--sasl).
+sasl_props() {
+    local jaas_scram jaas_plain
+    jaas_scram="org.apache.kafka.common.security.scram.ScramLoginModule required username=\"$BROKER_USER\" password=\"$BROKER_PASS\";"
+    jaas_plain="org.apache.kafka.common.security.plain.PlainLoginModule required username=\"$BROKER_USER\" password=\"$BROKER_PASS\";"
+    echo "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
+    # One user store for PLAIN and SCRAM: the test client and the nodes themselves.
+    echo "sasl.users=$CLIENT_USER:$CLIENT_PASS,$BROKER_USER:$BROKER_PASS"
+    # Replication (and coordinator/marker calls) log in with SCRAM, the
+    # controller links with PLAIN, each with its listener's JAAS credentials.
+    echo "inter.broker.listener.name=$CLIENT_LISTENER"
+    echo "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512"
+    echo "listener.name.$(echo "$CLIENT_LISTENER" | tr 'A-Z' 'a-z').scram-sha-512.sasl.jaas.config=$jaas_scram"
+    echo "sasl.mechanism.controller.protocol=PLAIN"
+    echo "listener.name.controller.plain.sasl.jaas.config=$jaas_plain"
+    # trivup's SASL brokers (interactive_broker_version.py --max-reauth-ms
+    # default, authorizer on every broker).
+    echo "connections.max.reauth.ms=10000"
+    echo "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    echo "allow.everyone.if.no.acl.found=true"
+    echo "super.users=User:$BROKER_USER"
+}
+
 for n in $(seq "$NODES"); do
     mkdir -p "$WORKDIR/node$n/data"
     {
         echo "# Generated by compat/librdkafka/run-cluster.sh, node $n of $NODES"
         echo "node.id=$n"
         echo "process.roles=broker,controller"
-        echo "listeners=PLAINTEXT://127.0.0.1:${PORT[$n]},CONTROLLER://127.0.0.1:${CPORT[$n]}"
-        echo "advertised.listeners=PLAINTEXT://127.0.0.1:${PORT[$n]}"
+        echo "listeners=$CLIENT_LISTENER://127.0.0.1:${PORT[$n]},CONTROLLER://127.0.0.1:${CPORT[$n]}"
+        echo "advertised.listeners=$CLIENT_LISTENER://127.0.0.1:${PORT[$n]}"
         echo "controller.listener.names=CONTROLLER"
-        echo "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+        if [ -n "$SASL_MECH" ]; then
+            echo "listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT"
+            sasl_props
+        else
+            echo "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+        fi
         echo "controller.quorum.voters=$VOTERS"
         echo "log.dirs=$WORKDIR/node$n/data"
         echo "num.partitions=4"
@@ -270,14 +334,26 @@ for n in $(seq 2 "$NODES"); do start_node "$n"; done
 # Ready = every node's Metadata (v1, the raw request below) lists all nodes.
 # (`weir cluster info` uses DescribeCluster, which today may describe only the
 # node asked; its output is kept in cluster-info.txt for the record.)
+# With a user and password it first logs in with SASL PLAIN (SaslHandshake v1,
+# SaslAuthenticate v0).
 cat >"$WORKDIR/metadata_brokers.py" <<'EOPY'
 import socket, struct, sys
 h, p = sys.argv[1].rsplit(":", 1)
 s = socket.create_connection((h, int(p)), timeout=3)
-body = struct.pack(">hhih", 3, 1, 7, 4) + b"weir" + struct.pack(">i", -1)
-s.sendall(struct.pack(">i", len(body)) + body)
-n = struct.unpack(">i", s.recv(4, socket.MSG_WAITALL))[0]
-d = s.recv(n, socket.MSG_WAITALL)
+def call(key, ver, corr, payload):
+    body = struct.pack(">hhih", key, ver, corr, 4) + b"weir" + payload
+    s.sendall(struct.pack(">i", len(body)) + body)
+    n = struct.unpack(">i", s.recv(4, socket.MSG_WAITALL))[0]
+    return s.recv(n, socket.MSG_WAITALL)
+if len(sys.argv) > 3:
+    d = call(17, 1, 5, struct.pack(">h", 5) + b"PLAIN")
+    if struct.unpack(">h", d[4:6])[0] != 0:
+        sys.exit("SaslHandshake refused PLAIN")
+    tok = b"\0" + sys.argv[2].encode() + b"\0" + sys.argv[3].encode()
+    d = call(36, 0, 6, struct.pack(">i", len(tok)) + tok)
+    if struct.unpack(">h", d[4:6])[0] != 0:
+        sys.exit("SaslAuthenticate failed")
+d = call(3, 1, 7, struct.pack(">i", -1))
 cnt = struct.unpack(">i", d[4:8])[0]
 off, out = 8, []
 for _ in range(cnt):
@@ -293,7 +369,8 @@ for _ in $(seq 120); do
     d="$(node_died)" && fail_start "node $d exited"
     ok=1
     for n in $(seq "$NODES"); do
-        seen="$(python3 "$WORKDIR/metadata_brokers.py" "127.0.0.1:${PORT[$n]}" 2>/dev/null || echo 0)"
+        seen="$(python3 "$WORKDIR/metadata_brokers.py" "127.0.0.1:${PORT[$n]}" \
+            ${SASL_MECH:+"$CLIENT_USER" "$CLIENT_PASS"} 2>/dev/null || echo 0)"
         [ "${seen%% *}" = "$NODES" ] || { ok=0; break; }
     done
     if [ "$ok" = 1 ]; then
@@ -303,9 +380,18 @@ for _ in $(seq 120); do
     sleep 0.5
 done
 [ "$ready" = 1 ] || fail_start "not every node's Metadata lists $NODES brokers after 60 s"
+CLI_CONF=()
+if [ -n "$SASL_MECH" ]; then
+    {
+        echo "security.protocol=SASL_PLAINTEXT"
+        echo "sasl.mechanism=PLAIN"
+        echo "sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"$CLIENT_USER\" password=\"$CLIENT_PASS\";"
+    } >"$WORKDIR/client.properties"
+    CLI_CONF=(--command-config "$WORKDIR/client.properties")
+fi
 {
     echo "Metadata brokers (as every node answers): $seen"
-    "$WEIR" cluster info -b "$BOOTSTRAP" 2>&1 || true
+    "$WEIR" cluster info -b "$BOOTSTRAP" ${CLI_CONF[@]+"${CLI_CONF[@]}"} 2>&1 || true
 } >"$RESULTS/cluster-info.txt"
 log "cluster ready in $((SECONDS - t0))s:"
 sed 's/^/    /' "$RESULTS/cluster-info.txt" >&2
