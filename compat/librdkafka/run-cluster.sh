@@ -75,7 +75,9 @@ Options:
                        allow.everyone.if.no.acl.found=true (super user User:broker);
                        the clients' test.conf uses PLAIN
   --sasl-mechanism M   as --sasl, the clients using mechanism M (PLAIN,
-                       SCRAM-SHA-256 or SCRAM-SHA-512)
+                       SCRAM-SHA-256, SCRAM-SHA-512, or OAUTHBEARER: then the
+                       nodes also enable OAUTHBEARER with unsecured JWS tokens and
+                       the clients send one for principal admin, as trivup does)
   --prop NAME=VALUE    extra broker property for every node (repeatable)
   --results DIR        where logs go (default \$CACHE/results/cluster-<timestamp>);
                        node logs in DIR/node<N>.log, suite logs in DIR/suite/
@@ -129,13 +131,20 @@ for v in "$RF" "$MIN_ISR" "$NODES"; do
 done
 [ "$NODES" -ge 1 ] || die "--nodes must be at least 1"
 case "$SASL_MECH" in
-    ''|PLAIN|SCRAM-SHA-256|SCRAM-SHA-512) ;;
-    *) die "--sasl-mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, not $SASL_MECH" ;;
+    ''|PLAIN|SCRAM-SHA-256|SCRAM-SHA-512|OAUTHBEARER) ;;
+    *) die "--sasl-mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER, not $SASL_MECH" ;;
 esac
 # The client side of --sasl: passed to run.sh as test.conf lines.
 CLIENT_USER=testuser
 CLIENT_PASS=testpass
-if [ -n "$SASL_MECH" ]; then
+if [ "$SASL_MECH" = OAUTHBEARER ]; then
+    # librdkafka's built-in unsecured token, as run-security.sh's
+    # sasl_oauthbearer scenario (and trivup) configure it.
+    RUN_ARGS=(--conf security.protocol=SASL_PLAINTEXT --conf "sasl.mechanisms=$SASL_MECH"
+        --conf enable.sasl.oauthbearer.unsecure.jwt=true
+        --conf "sasl.oauthbearer.config=principal=admin scope=requiredScope"
+        ${RUN_ARGS[@]+"${RUN_ARGS[@]}"})
+elif [ -n "$SASL_MECH" ]; then
     RUN_ARGS=(--conf security.protocol=SASL_PLAINTEXT --conf "sasl.mechanisms=$SASL_MECH"
         --conf "sasl.username=$CLIENT_USER" --conf "sasl.password=$CLIENT_PASS"
         ${RUN_ARGS[@]+"${RUN_ARGS[@]}"})
@@ -237,7 +246,12 @@ sasl_props() {
     local jaas_scram jaas_plain
     jaas_scram="org.apache.kafka.common.security.scram.ScramLoginModule required username=\"$BROKER_USER\" password=\"$BROKER_PASS\";"
     jaas_plain="org.apache.kafka.common.security.plain.PlainLoginModule required username=\"$BROKER_USER\" password=\"$BROKER_PASS\";"
-    echo "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
+    # OAUTHBEARER only on request: its unsecured tokens name any principal.
+    if [ "$SASL_MECH" = OAUTHBEARER ]; then
+        echo "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER"
+    else
+        echo "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
+    fi
     # One user store for PLAIN and SCRAM: the test client and the nodes themselves.
     echo "sasl.users=$CLIENT_USER:$CLIENT_PASS,$BROKER_USER:$BROKER_PASS"
     # Replication (and coordinator/marker calls) log in with SCRAM, the
@@ -252,7 +266,8 @@ sasl_props() {
     echo "connections.max.reauth.ms=10000"
     echo "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"
     echo "allow.everyone.if.no.acl.found=true"
-    echo "super.users=User:$BROKER_USER"
+    # trivup: the unsecured token's principal (admin) is a super user too.
+    echo "super.users=User:$BROKER_USER;User:admin"
 }
 
 for n in $(seq "$NODES"); do
