@@ -48,9 +48,10 @@ RUN_ARGS=()
 # replicated cluster changes (leaders spread over 3 nodes, RF 3 produce with
 # acks=all, fetch from the partition leader, group/offset coordinator on the
 # leader of a __consumer_offsets partition, idempotent producer ids from the
-# controller, admin requests routed to the controller), kept under 8 minutes
+# controller, admin requests routed to the controller, fetch from the follower
+# in the consumer's rack), kept under 8 minutes
 # on 2 cores (measured: see RESULTS.md, "3-node cluster").
-CI_TESTS="0001 0002 0003 0008 0012 0013 0014 0017 0018 0030 0031 0036 0040 0042 0044 0048 0054 0056 0060 0069 0086 0090 0093 0112 0127"
+CI_TESTS="0001 0002 0003 0008 0012 0013 0014 0017 0018 0030 0031 0036 0040 0042 0044 0048 0054 0056 0060 0069 0086 0090 0093 0101 0112 0127"
 
 usage() {
     cat <<EOF
