@@ -26,6 +26,7 @@ SASL_BOOTSTRAP=""
 WEIR_BIN="${WEIR_BIN:-$REPO/target/release/weir}"
 BUILD=1
 CI=0
+CLUSTER=0
 DEBUG=0
 SUITE_TIMEOUT="${WEIR_COMPAT_SUITE_TIMEOUT:-240}"
 # franz-go's kgo tests produce 500,000 records in each of their ETL tests by default; --ci
@@ -40,6 +41,9 @@ Usage: $0 [options]
   --suites "a b ..."   suites to run (default: $ALL_SUITES)
   --ci                 quick subset for CI: $CI_SUITES, with franz-go's
                        ETL tests at 50,000 records (a few minutes in all)
+  --cluster            start a 3-node Weir cluster instead of one broker and run
+                       franz-go's tests with replication factor 3 (default suite:
+                       franz-go; TestTxnEtl is skipped, see RESULTS.md)
   --bootstrap H:P      use an already running broker instead of starting one
                        (franz-go's SCRAM/OAUTHBEARER tests then skip unless
                        --sasl-bootstrap names a SASL_PLAINTEXT listener with
@@ -62,6 +66,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --suites) SUITES="$2"; shift 2 ;;
         --ci) CI=1; SUITES="$CI_SUITES"; shift ;;
+        --cluster) CLUSTER=1; shift ;;
         --bootstrap) BOOTSTRAP="$2"; shift 2 ;;
         --sasl-bootstrap) SASL_BOOTSTRAP="$2"; shift 2 ;;
         --weir) WEIR_BIN="$2"; BUILD=0; shift 2 ;;
@@ -72,6 +77,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 if [ "$CI" = 1 ] && [ -z "$KGO_RECORDS" ]; then KGO_RECORDS=50000; fi
+if [ "$CLUSTER" = 1 ] && [ "$SUITES" = "$ALL_SUITES" ]; then SUITES="franz-go"; fi
 
 log() { echo "# $*"; }
 
@@ -102,18 +108,29 @@ free_port() {
     "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-BROKER_PID=""
+BROKER_PIDS=()
 DATA_DIR=""
 cleanup() {
-    if [ -n "$BROKER_PID" ]; then
-        kill "$BROKER_PID" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$BROKER_PID" 2>/dev/null
-    fi
+    local pid
+    for pid in "${BROKER_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+    for pid in "${BROKER_PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null
+    done
     [ -n "$DATA_DIR" ] && rm -rf "$DATA_DIR"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# wait_started LOG PID: until the broker logs that it started (or dies).
+wait_started() {
+    for _ in $(seq 300); do
+        grep -q "weir started" "$1" 2>/dev/null && return 0
+        kill -0 "$2" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "broker did not start; log $1:" >&2; cat "$1" >&2; exit 1
+}
 
 if [ -z "$BOOTSTRAP" ]; then
     if [ "$BUILD" = 1 ]; then
@@ -122,33 +139,48 @@ if [ -z "$BOOTSTRAP" ]; then
             || { echo "cargo build failed; see $RESULTS/build.log" >&2; tail -20 "$RESULTS/build.log" >&2; exit 1; }
     fi
     [ -x "$WEIR_BIN" ] || { echo "no broker binary at $WEIR_BIN" >&2; exit 1; }
-    BPORT="$(free_port)"
-    SPORT="$(free_port)"
     DATA_DIR="$(mktemp -d /tmp/weir-compat-go.XXXXXX)"
     if [ "$DEBUG" = 1 ]; then export RUST_LOG=debug; fi
-    # The settings franz-go's own CI gives its single Kafka broker: internal topics with one
-    # replica, and a SASL listener with SCRAM-SHA-256 (testuser) and unsecured OAUTHBEARER.
-    "$WEIR_BIN" \
-        --override "listeners=PLAINTEXT://127.0.0.1:$BPORT,SASL_PLAINTEXT://127.0.0.1:$SPORT" \
-        --override "log.dirs=$DATA_DIR" \
-        --override "sasl.enabled.mechanisms=SCRAM-SHA-256,OAUTHBEARER" \
-        --override "sasl.users=testuser:testpass" \
-        --override "offsets.topic.replication.factor=1" \
-        --override "transaction.state.log.replication.factor=1" \
-        --override "transaction.state.log.min.isr=1" \
-        >"$RESULTS/broker.log" 2>&1 &
-    BROKER_PID=$!
-    for _ in $(seq 300); do
-        grep -q "weir started" "$RESULTS/broker.log" 2>/dev/null && break
-        kill -0 "$BROKER_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    if ! grep -q "weir started" "$RESULTS/broker.log"; then
-        echo "broker did not start; log:" >&2; cat "$RESULTS/broker.log" >&2; exit 1
+    if [ "$CLUSTER" = 0 ]; then
+        BPORT="$(free_port)"
+        SPORT="$(free_port)"
+        # The settings franz-go's own CI gives its single Kafka broker: internal topics with
+        # one replica, and a SASL listener with SCRAM-SHA-256 (testuser) and unsecured
+        # OAUTHBEARER.
+        "$WEIR_BIN" \
+            --override "listeners=PLAINTEXT://127.0.0.1:$BPORT,SASL_PLAINTEXT://127.0.0.1:$SPORT" \
+            --override "log.dirs=$DATA_DIR" \
+            --override "sasl.enabled.mechanisms=SCRAM-SHA-256,OAUTHBEARER" \
+            --override "sasl.users=testuser:testpass" \
+            --override "offsets.topic.replication.factor=1" \
+            --override "transaction.state.log.replication.factor=1" \
+            --override "transaction.state.log.min.isr=1" \
+            >"$RESULTS/broker.log" 2>&1 &
+        BROKER_PIDS+=($!)
+        wait_started "$RESULTS/broker.log" $!
+        log "$(grep -m1 "weir started" "$RESULTS/broker.log" | sed 's/^[^ ]* *//')"
+        BOOTSTRAP="127.0.0.1:$BPORT"
+        SASL_BOOTSTRAP="127.0.0.1:$SPORT"
+    else
+        # Three combined broker+controller nodes from KRaft properties, as README.md's
+        # "A replicated cluster" starts them; franz-go's tests then use replication factor 3.
+        declare -a BP CP
+        for n in 1 2 3; do BP[$n]="$(free_port)"; CP[$n]="$(free_port)"; done
+        voters="1@127.0.0.1:${CP[1]},2@127.0.0.1:${CP[2]},3@127.0.0.1:${CP[3]}"
+        for n in 1 2 3; do
+            printf '%s\n' "node.id=$n" "process.roles=broker,controller" \
+                "listeners=PLAINTEXT://127.0.0.1:${BP[$n]},CONTROLLER://127.0.0.1:${CP[$n]}" \
+                "controller.listener.names=CONTROLLER" \
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT" \
+                "controller.quorum.voters=$voters" "log.dirs=$DATA_DIR/node$n" \
+                "default.replication.factor=3" "min.insync.replicas=2" >"$DATA_DIR/node$n.properties"
+            "$WEIR_BIN" serve "$DATA_DIR/node$n.properties" >"$RESULTS/broker-$n.log" 2>&1 &
+            BROKER_PIDS+=($!)
+        done
+        for n in 1 2 3; do wait_started "$RESULTS/broker-$n.log" "${BROKER_PIDS[$((n - 1))]}"; done
+        BOOTSTRAP="127.0.0.1:${BP[1]},127.0.0.1:${BP[2]},127.0.0.1:${BP[3]}"
+        log "3-node cluster on $BOOTSTRAP"
     fi
-    log "$(grep -m1 "weir started" "$RESULTS/broker.log" | sed 's/^[^ ]* *//')"
-    BOOTSTRAP="127.0.0.1:$BPORT"
-    SASL_BOOTSTRAP="127.0.0.1:$SPORT"
 fi
 log "bootstrap $BOOTSTRAP${SASL_BOOTSTRAP:+, SASL $SASL_BOOTSTRAP}; results in $RESULTS"
 
@@ -177,14 +209,22 @@ run_suite() {
 
 # franz-go's tests, run by `go test` in the package's own directory (some read their sources).
 run_franz_go() {
-    local envs=(KGO_TEST_RF=1 "KGO_SEEDS=$BOOTSTRAP" KGO_TEST_STABLE_FETCH=true)
+    local envs=(KGO_TEST_RF=1 "KGO_SEEDS=$BOOTSTRAP" KGO_TEST_STABLE_FETCH=true) skip=()
+    if [ "$CLUSTER" = 1 ]; then
+        envs[0]=KGO_TEST_RF=3
+        # Its transactional producers write to partitions led by every broker; Weir's
+        # transaction coordinator cannot yet write markers to other leaders (README.md, "What
+        # the cluster does not do yet"), and the test then panics the whole binary.
+        skip=(-skip '^TestTxnEtl$')
+        echo "SKIP franz-go: TestTxnEtl: transactions across brokers are not supported on a Weir cluster yet"
+    fi
     if [ -n "$SASL_BOOTSTRAP" ]; then
         envs+=("KGO_TEST_SCRAM_SEEDS=$SASL_BOOTSTRAP" "KGO_TEST_SCRAM=testuser:testpass"
                "KGO_TEST_OAUTH_SEEDS=$SASL_BOOTSTRAP")
     fi
     [ -n "$KGO_RECORDS" ] && envs+=("KGO_TEST_RECORDS=$KGO_RECORDS")
     (cd "$SCRIPT_DIR" && env "${envs[@]}" nice go test -json -count=1 -timeout "$((KGO_TIMEOUT - 30))s" \
-        github.com/twmb/franz-go/pkg/kgo) \
+        "${skip[@]}" github.com/twmb/franz-go/pkg/kgo) \
         | "$BIN/weir-go-testreport" -suite franz-go -raw "$RESULTS/franz-go.raw.log"
 }
 
@@ -193,25 +233,27 @@ for s in $SUITES; do
         franz-go)
             log "franz-go kgo tests: KGO_TEST_RECORDS=${KGO_RECORDS:-500000 (default)}; raw output in $RESULTS/franz-go.raw.log"
             # go test aborts itself 30 s before this outer limit, which is only the last resort.
-            export BOOTSTRAP SASL_BOOTSTRAP KGO_RECORDS KGO_TIMEOUT SCRIPT_DIR BIN RESULTS
+            export BOOTSTRAP SASL_BOOTSTRAP KGO_RECORDS KGO_TIMEOUT SCRIPT_DIR BIN RESULTS CLUSTER
             export -f run_franz_go
             run_suite "$s" "$KGO_TIMEOUT" bash -c run_franz_go ;;
         sarama)
             run_suite "$s" "$SUITE_TIMEOUT" "$BIN/weir-go-smoke" --suite sarama --bootstrap "$BOOTSTRAP" ;;
         sarama-v4)
-            run_suite "$s" "$SUITE_TIMEOUT" "$BIN/weir-go-smoke" --suite sarama --sarama-version 4.0.0 --bootstrap "$BOOTSTRAP" ;;
+            run_suite "$s" "$SUITE_TIMEOUT" "$BIN/weir-go-smoke" --suite sarama --sarama-version 4.0.0 --label sarama-v4 --bootstrap "$BOOTSTRAP" ;;
         kafka-go|kadm)
             run_suite "$s" "$SUITE_TIMEOUT" "$BIN/weir-go-smoke" --suite "$s" --bootstrap "$BOOTSTRAP" ;;
         *) echo "unknown suite: $s" >&2; exit 2 ;;
     esac
 done
 
-if [ -n "$BROKER_PID" ] && ! kill -0 "$BROKER_PID" 2>/dev/null; then
-    echo "FAIL broker: exited during the run (see $RESULTS/broker.log)"; FAIL=$((FAIL + 1))
-fi
-if [ -n "$BROKER_PID" ]; then
-    warns=$(grep -cE ' (WARN|ERROR) ' "$RESULTS/broker.log" 2>/dev/null || true)
-    log "broker log: $RESULTS/broker.log (${warns:-0} WARN/ERROR lines)"
+for pid in "${BROKER_PIDS[@]}"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+        echo "FAIL broker: pid $pid exited during the run (see $RESULTS/broker*.log)"; FAIL=$((FAIL + 1))
+    fi
+done
+if [ "${#BROKER_PIDS[@]}" -gt 0 ]; then
+    warns=$(cat "$RESULTS"/broker*.log | grep -cE ' (WARN|ERROR) ' || true)
+    log "broker logs: $RESULTS/broker*.log (${warns:-0} WARN/ERROR lines)"
 fi
 echo "$PASS passed, $FAIL failed, $SKIP skipped"
 [ "$FAIL" -eq 0 ]

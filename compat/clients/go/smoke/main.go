@@ -101,14 +101,15 @@ func main() {
 	bootstrap := flag.String("bootstrap", "127.0.0.1:9092", "broker host:port")
 	suite := flag.String("suite", "", "sarama | kafka-go | kadm")
 	saramaVersion := flag.String("sarama-version", "", "Sarama config.Version (default: Sarama's own default)")
+	label := flag.String("label", "", "suite name printed on each line (default: --suite)")
 	flag.Parse()
 	brokers := strings.Split(*bootstrap, ",")
 	var r *runner
 	switch *suite {
 	case "sarama":
 		r = &runner{suite: "sarama"}
-		if *saramaVersion != "" {
-			r.suite = "sarama-" + *saramaVersion
+		if *label != "" {
+			r.suite = *label
 		}
 		runSarama(r, brokers, *saramaVersion)
 	case "kafka-go":
