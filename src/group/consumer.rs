@@ -543,12 +543,11 @@ fn member_topics(
         .as_ref()
         .filter(|r| resolved.contains(*r))
     {
+        // Every topic in the cluster is a candidate, internal ones included: Kafka's resolver
+        // matches the whole metadata image, so `__consumer_offsets` is assigned to a member
+        // whose regex names it (filtering internal topics is the client's choice).
         if let Ok(r) = regex::Regex::new(&format!("^(?:{re})$")) {
-            out.extend(
-                view.keys()
-                    .filter(|t| !t.starts_with("__") && r.is_match(t))
-                    .cloned(),
-            );
+            out.extend(view.keys().filter(|t| r.is_match(t)).cloned());
         }
     }
     out
@@ -744,6 +743,30 @@ mod tests {
             g.heartbeat(anonymous, &view, now).err().map(|e| e.0),
             Some(INVALID_REQUEST)
         );
+    }
+
+    /// franz-go's Test848RegexBrokerResolves: a regex naming `__consumer_offsets` gets it
+    /// assigned, as Kafka resolves regexes against every topic, internal ones included.
+    #[test]
+    fn regex_resolution_includes_internal_topics() {
+        let (offsets, orders) = (Uuid::new_v4(), Uuid::new_v4());
+        let view: TopicView = [
+            ("__consumer_offsets".to_string(), (offsets, 2)),
+            ("orders".to_string(), (orders, 1)),
+        ]
+        .into_iter()
+        .collect();
+        let mut g = ConsumerGroup::new(Duration::from_secs(45), Duration::from_secs(5));
+        let mut first = hb("a", 0, None);
+        first.subscribed_names = None;
+        first.subscribed_regex = Some("__consumer_offsets|ord.*".into());
+        let now = Instant::now();
+        // The regex is resolved after the first heartbeat; the next one carries the target.
+        let r = g.heartbeat(first, &view, now).unwrap();
+        let next = hb(&r.member_id, r.member_epoch, r.assignment.clone());
+        let asg = g.heartbeat(next, &view, now).unwrap().assignment.unwrap();
+        assert_eq!(asg.get(&offsets).map(BTreeSet::len), Some(2));
+        assert_eq!(asg.get(&orders).map(BTreeSet::len), Some(1));
     }
 
     #[test]

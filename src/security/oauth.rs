@@ -122,8 +122,8 @@ impl Validator {
     }
 }
 
-/// Why a token was refused: the RFC 7628 error the server sends, and the message logged and
-/// returned with SASL_AUTHENTICATION_FAILED.
+/// Why a token was refused: the RFC 7628 error the server sends (also the
+/// SASL_AUTHENTICATION_FAILED message, as in Kafka), and the reason, which is only logged.
 #[derive(Debug)]
 pub struct Refusal {
     status: &'static str,

@@ -25,7 +25,8 @@ enum Step {
         server_first: String,
         nonce: String,
     },
-    /// OAUTHBEARER: the error challenge was sent; the client's 0x01 ends the exchange.
+    /// OAUTHBEARER: the error challenge (held here) was sent; the client's 0x01 ends the
+    /// exchange with that same JSON as the failure message.
     OAuthRefused(String),
     Done,
 }
@@ -98,15 +99,20 @@ impl SaslSession {
                         AuthOutcome::Done(Vec::new())
                     }
                     Err(refusal) => {
-                        self.step = Step::OAuthRefused(refusal.message.clone());
-                        AuthOutcome::Continue(refusal.challenge())
+                        // The client sees only the RFC 7628 error JSON (twice: as the challenge,
+                        // then as the failure message, as Kafka's OAuthBearerSaslServer does);
+                        // the validator's reason is for the operator.
+                        tracing::info!("OAUTHBEARER token refused: {}", refusal.message);
+                        let challenge = refusal.challenge();
+                        self.step =
+                            Step::OAuthRefused(String::from_utf8_lossy(&challenge).into_owned());
+                        AuthOutcome::Continue(challenge)
                     }
                 }
             }
-            Step::OAuthRefused(msg) => AuthOutcome::Failed(
-                SASL_AUTHENTICATION_FAILED,
-                format!("Authentication failed: {msg}"),
-            ),
+            Step::OAuthRefused(error_json) => {
+                AuthOutcome::Failed(SASL_AUTHENTICATION_FAILED, error_json)
+            }
             Step::Chosen(m) if m == "PLAIN" => {
                 // authzid NUL authcid NUL password
                 let parts: Vec<&[u8]> = bytes.split(|b| *b == 0).collect();
