@@ -23,13 +23,14 @@ import java.util.regex.Pattern;
  *
  * <pre>
  *   Smoke --bootstrap 127.0.0.1:9092 [--client-config FILE] [--only REGEX] [--ci]
- *         [--acls] [--label L]
+ *         [--acls] [--label L] [--plain-config FILE] [--user-config FILE]
  * </pre>
  *
  * {@code --client-config} adds client properties (security.protocol, sasl.*, ssl.*) to every
  * producer, consumer and admin client. {@code --acls} runs the ACL checks (the broker must have
  * an authorizer on, with the configured principal a super user). {@code --ci} runs the quick
- * subset marked as such.
+ * subset marked as such. With a client config, the SASL checks run too ({@link SecurityChecks}):
+ * {@code --plain-config} logs in over PLAIN, {@code --user-config} is a user without ACLs.
  */
 public final class Smoke {
     /** Thrown by a check that does not apply to this client version or broker. */
@@ -54,6 +55,8 @@ public final class Smoke {
         boolean ci = false;
         boolean acls = false;
         String label = null;
+        String plainConfig = null;
+        String userConfig = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--bootstrap" -> bootstrap = args[++i];
@@ -62,6 +65,8 @@ public final class Smoke {
                 case "--ci" -> ci = true;
                 case "--acls" -> acls = true;
                 case "--label" -> label = args[++i];
+                case "--plain-config" -> plainConfig = args[++i];
+                case "--user-config" -> userConfig = args[++i];
                 default -> {
                     System.err.println("unknown argument: " + args[i]);
                     System.exit(2);
@@ -92,6 +97,9 @@ public final class Smoke {
         ProducerChecks.register(checks);
         TxnChecks.register(checks);
         ConsumerChecks.register(checks);
+        if (clientConfig != null) {
+            SecurityChecks.register(checks, plainConfig, userConfig, acls);
+        }
 
         int pass = 0;
         int fail = 0;
