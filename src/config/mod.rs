@@ -400,6 +400,12 @@ pub fn resolved_topic_value(
             ConfigSource::DynamicTopic,
         ));
     }
+    // The broker-level synonyms as Kafka's ConfigHelper lists them: every synonym set in the
+    // broker's properties, then every synonym that has a built-in default (each group in
+    // synonym order), with the leading entries that are not the primary synonym dropped. So
+    // retention.ms lists nothing from the broker unless log.retention.ms itself is set: a
+    // default or an explicit log.retention.hours alone does not show up (Kafka 4.2 answers so).
+    let mut broker_synonyms = Vec::new();
     for syn in def.broker_synonyms {
         if let Some(v) = broker_props.get(*syn) {
             let scaled = scale_synonym(syn, v).ok_or_else(|| {
@@ -408,30 +414,35 @@ pub fn resolved_topic_value(
             })?;
             catalog::validate_topic_value_as(name, syn, &scaled)
                 .map_err(|r| (syn.to_string(), v.clone(), r))?;
-            synonyms.push((syn.to_string(), Some(v.clone()), ConfigSource::StaticBroker));
+            broker_synonyms.push((syn.to_string(), Some(v.clone()), ConfigSource::StaticBroker));
         }
     }
-    let (value, source) = match overrides.get(name) {
-        Some(v) => (Some(v.clone()), ConfigSource::DynamicTopic),
-        None => {
-            let from_broker = def
-                .broker_synonyms
-                .iter()
-                .find_map(|syn| broker_props.get(*syn).and_then(|v| scale_synonym(syn, v)));
-            match from_broker {
-                Some(v) => (Some(v), ConfigSource::StaticBroker),
-                None => (def.default.map(str::to_string), ConfigSource::Default),
-            }
+    for syn in def.broker_synonyms {
+        if let Some(d) = catalog::broker_config(syn).and_then(|b| b.default) {
+            broker_synonyms.push((syn.to_string(), Some(d.to_string()), ConfigSource::Default));
         }
+    }
+    if let Some(primary) = def.broker_synonyms.first() {
+        let skip = broker_synonyms
+            .iter()
+            .take_while(|(n, _, _)| n != primary)
+            .count();
+        synonyms.extend(broker_synonyms.into_iter().skip(skip));
+    }
+    let value = match overrides.get(name) {
+        Some(v) => Some(v.clone()),
+        None => def
+            .broker_synonyms
+            .iter()
+            .find_map(|syn| broker_props.get(*syn).and_then(|v| scale_synonym(syn, v)))
+            .or_else(|| def.default.map(str::to_string)),
     };
-    // Kafka lists the default as the first broker synonym that has a default value.
-    if let Some((syn, v)) = def
-        .broker_synonyms
-        .iter()
-        .find_map(|syn| catalog::broker_config(syn).and_then(|b| b.default.map(|d| (*syn, d))))
-    {
-        synonyms.push((syn.to_string(), Some(v.to_string()), ConfigSource::Default));
-    }
+    // Kafka reports the source of the most specific synonym it listed, and DEFAULT_CONFIG when
+    // it listed none (even for a value that an explicit log.retention.hours produced).
+    let source = synonyms
+        .first()
+        .map(|(_, _, s)| *s)
+        .unwrap_or(ConfigSource::Default);
     Ok(Resolved {
         value,
         source,
@@ -493,16 +504,67 @@ mod tests {
         assert_eq!(c.advertised_listeners.unwrap().len(), 1);
     }
 
+    fn names(r: &Resolved) -> Vec<(String, ConfigSource)> {
+        r.synonyms
+            .iter()
+            .map(|(n, _, s)| (n.clone(), *s))
+            .collect()
+    }
+
     #[test]
     fn retention_hours_scale_into_retention_ms() {
         let b = props(&[("log.retention.hours", "2")]);
         let r = resolved_topic_value(&b, "retention.ms", &BTreeMap::new()).unwrap();
         assert_eq!(r.value.as_deref(), Some("7200000"));
-        assert_eq!(r.source, ConfigSource::StaticBroker);
+        // Kafka 4.2: log.retention.hours is not the primary synonym, so it is not listed and
+        // the source is DEFAULT_CONFIG.
+        assert_eq!(r.source, ConfigSource::Default);
+        assert!(r.synonyms.is_empty());
         let o = props(&[("retention.ms", "5")]);
         let r = resolved_topic_value(&b, "retention.ms", &o).unwrap();
         assert_eq!(r.value.as_deref(), Some("5"));
         assert_eq!(r.source, ConfigSource::DynamicTopic);
-        assert!(r.synonyms.len() >= 2);
+        assert_eq!(
+            names(&r),
+            [("retention.ms".to_string(), ConfigSource::DynamicTopic)]
+        );
+    }
+
+    /// What `kafka-configs.sh --describe --all` shows against Apache Kafka 4.2.1 for the same
+    /// settings (compat/clients/java's synonyms check found the difference).
+    #[test]
+    fn topic_synonyms_are_kafkas() {
+        let none = BTreeMap::new();
+        let r = resolved_topic_value(&none, "retention.ms", &none).unwrap();
+        assert!(r.synonyms.is_empty());
+        assert_eq!(r.source, ConfigSource::Default);
+        assert_eq!(r.value.as_deref(), Some("604800000"));
+        let r = resolved_topic_value(&none, "segment.ms", &none).unwrap();
+        assert!(r.synonyms.is_empty());
+        let r = resolved_topic_value(&none, "cleanup.policy", &none).unwrap();
+        assert_eq!(
+            names(&r),
+            [("log.cleanup.policy".to_string(), ConfigSource::Default)]
+        );
+        let b = props(&[("log.roll.ms", "3600000")]);
+        let r = resolved_topic_value(&b, "segment.ms", &none).unwrap();
+        assert_eq!(r.value.as_deref(), Some("3600000"));
+        assert_eq!(r.source, ConfigSource::StaticBroker);
+        assert_eq!(
+            names(&r),
+            [
+                ("log.roll.ms".to_string(), ConfigSource::StaticBroker),
+                ("log.roll.hours".to_string(), ConfigSource::Default)
+            ]
+        );
+        let o = props(&[("segment.bytes", "2000000")]);
+        let r = resolved_topic_value(&none, "segment.bytes", &o).unwrap();
+        assert_eq!(
+            names(&r),
+            [
+                ("segment.bytes".to_string(), ConfigSource::DynamicTopic),
+                ("log.segment.bytes".to_string(), ConfigSource::Default)
+            ]
+        );
     }
 }
