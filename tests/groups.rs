@@ -403,6 +403,61 @@ fn offsets_and_metadata_survive_restart_and_groups_are_administered() {
     );
 }
 
+/// The topics with a committed offset in `group` (OffsetFetch v8, all topics).
+fn committed_topics(c: &mut RawClient, group: &str) -> BTreeSet<String> {
+    let mut g = offset_fetch_request::OffsetFetchRequestGroup::default();
+    g.group_id = GroupId(StrBytes::from_string(group.into()));
+    g.topics = None;
+    let r: OffsetFetchResponse = c.call(
+        ApiKey::OffsetFetch,
+        8,
+        &OffsetFetchRequest::default().with_groups(vec![g]),
+    );
+    r.groups[0]
+        .topics
+        .iter()
+        .map(|t| t.name.0.as_str().to_string())
+        .collect()
+}
+
+/// Kafka's group coordinator drops the committed offsets of deleted partitions
+/// (`onPartitionsDeleted`), with tombstones: found by compat/clients/java's
+/// "committed offsets of a deleted topic disappear" check, which passes against Kafka 4.2.
+#[test]
+fn committed_offsets_of_a_deleted_topic_are_dropped_durably() {
+    let mut broker = TestBroker::start_with(FAST_GROUPS);
+    let b = broker.bootstrap();
+    create(&b, "doomed", 1);
+    create(&b, "kept", 1);
+    let mut c = RawClient::connect(broker.addr());
+    assert_eq!(commit_raw(&mut c, "g", "doomed", 5, ""), 0);
+    assert_eq!(commit_raw(&mut c, "g", "kept", 7, ""), 0);
+    let both: BTreeSet<String> = ["doomed".to_string(), "kept".to_string()].into();
+    assert_eq!(committed_topics(&mut c, "g"), both);
+
+    use rdkafka::admin::{AdminClient, AdminOptions};
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &b)
+        .create()
+        .unwrap();
+    let del = futures::executor::block_on(admin.delete_topics(&["doomed"], &AdminOptions::new()))
+        .unwrap();
+    assert!(del[0].is_ok(), "{:?}", del[0]);
+    let kept: BTreeSet<String> = ["kept".to_string()].into();
+    assert_eq!(committed_topics(&mut c, "g"), kept);
+
+    broker.restart();
+    let mut c = RawClient::connect(broker.addr());
+    assert_eq!(
+        committed_topics(&mut c, "g"),
+        kept,
+        "the tombstones are durable"
+    );
+    // A topic created again under the name starts without the old group's offsets.
+    create(&broker.bootstrap(), "doomed", 1);
+    assert_eq!(committed_topics(&mut c, "g"), kept);
+}
+
 fn consumer_848(bootstrap: &str, group: &str) -> BaseConsumer<Counting> {
     ClientConfig::new()
         .set("bootstrap.servers", bootstrap)

@@ -217,6 +217,7 @@ pub async fn handle_delete(
             }
             Ok(n) => match state.cluster.delete_topic(&n) {
                 Ok(meta) => {
+                    state.groups.on_topic_deleted(&state.cluster, &n, |_| true);
                     r.error_code = code::NONE;
                     r.name = Some(topic_name(n));
                     r.topic_id = meta.id;

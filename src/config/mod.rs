@@ -505,10 +505,7 @@ mod tests {
     }
 
     fn names(r: &Resolved) -> Vec<(String, ConfigSource)> {
-        r.synonyms
-            .iter()
-            .map(|(n, _, s)| (n.clone(), *s))
-            .collect()
+        r.synonyms.iter().map(|(n, _, s)| (n.clone(), *s)).collect()
     }
 
     #[test]

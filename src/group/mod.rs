@@ -470,6 +470,45 @@ impl GroupCoordinator {
         error::NONE
     }
 
+    /// Drops every group's committed offsets for a topic that was deleted, with tombstones in
+    /// the offsets topic, as Kafka's group coordinator does when it learns of deleted
+    /// partitions (`onPartitionsDeleted`): OffsetFetch and ListConsumerGroupOffsets stop
+    /// listing them, and a topic re-created under the same name starts without stale offsets.
+    ///
+    /// `leads(p)` says whether this broker leads `__consumer_offsets` partition p: on a cluster
+    /// only the coordinator writes a group's tombstones (other brokers may still hold groups
+    /// replayed at start).
+    pub fn on_topic_deleted(&self, cluster: &Cluster, topic: &str, leads: impl Fn(i32) -> bool) {
+        for g in self.all_groups() {
+            let mut g = lock(&g);
+            if !self.placed_here(&g.id, &leads) {
+                continue;
+            }
+            let gone: Vec<(String, i32)> = g
+                .offsets
+                .keys()
+                .filter(|(t, _)| t == topic)
+                .cloned()
+                .collect();
+            if gone.is_empty() {
+                continue;
+            }
+            let id = g.id.clone();
+            let records: Vec<_> = gone
+                .iter()
+                .map(|(t, p)| store::offset_record(&id, t, *p, None))
+                .collect();
+            if let Err(e) = self.persist(cluster, &id, records) {
+                // The in-memory offsets go anyway (the topic is gone); only a restart would
+                // bring them back from the log.
+                tracing::error!("could not write offset tombstones of group {id} for deleted topic {topic}: {e}");
+            }
+            for k in &gone {
+                g.offsets.remove(k);
+            }
+        }
+    }
+
     /// Offsets of empty groups expire `offsets.retention.minutes` after the group emptied.
     fn expire_offsets(&self, cluster: &Cluster) {
         let now = now_ms();

@@ -561,6 +561,11 @@ impl ReplicaManager {
                     local.meta.id
                 );
                 let _ = state.cluster.delete_topic(&local.meta.name);
+                state
+                    .groups
+                    .on_topic_deleted(&state.cluster, &local.meta.name, |p| {
+                        self.leads(crate::group::store::OFFSETS_TOPIC, p)
+                    });
             } else if self.caught_up.load(Ordering::SeqCst)
                 && lock(&self.strays_reported).insert(local.meta.id)
             {

@@ -195,6 +195,22 @@ final class AdminChecks {
         return a.describeConfigs(List.of(r)).all().get().get(r);
     }
 
+    /**
+     * The topic's config once {@code name} has {@code value}, or after 10 s: Kafka applies an
+     * alteration through its metadata log, and DescribeConfigs may answer from the state before.
+     */
+    static Config awaitTopicConfig(Admin a, String t, String name, String value) throws Exception {
+        long deadline = System.currentTimeMillis() + 10000;
+        while (true) {
+            Config c = topicConfig(a, t);
+            ConfigEntry e = c.get(name);
+            if ((e != null && value.equals(e.value())) || System.currentTimeMillis() > deadline) {
+                return c;
+            }
+            Thread.sleep(100);
+        }
+    }
+
     static void describeConfigs(Ctx ctx) throws Exception {
         try (Admin a = ctx.admin()) {
             String t = ctx.name("configs");
@@ -230,7 +246,7 @@ final class AdminChecks {
                     new AlterConfigOp(new ConfigEntry("retention.ms", "7200000"), AlterConfigOp.OpType.SET),
                     new AlterConfigOp(new ConfigEntry("max.message.bytes", "2000000"), AlterConfigOp.OpType.SET))))
                     .all().get();
-            Config c = topicConfig(a, t);
+            Config c = awaitTopicConfig(a, t, "retention.ms", "7200000");
             eq("7200000", c.get("retention.ms").value(), "retention.ms after SET");
             eq("2000000", c.get("max.message.bytes").value(), "max.message.bytes after SET");
 
@@ -238,7 +254,7 @@ final class AdminChecks {
                     new AlterConfigOp(new ConfigEntry("retention.ms", null), AlterConfigOp.OpType.DELETE),
                     new AlterConfigOp(new ConfigEntry("cleanup.policy", "compact"), AlterConfigOp.OpType.APPEND))))
                     .all().get();
-            c = topicConfig(a, t);
+            c = awaitTopicConfig(a, t, "retention.ms", "604800000");
             eq(ConfigEntry.ConfigSource.DEFAULT_CONFIG, c.get("retention.ms").source(), "retention.ms source after DELETE");
             eq("604800000", c.get("retention.ms").value(), "retention.ms after DELETE");
             eq("delete,compact", c.get("cleanup.policy").value(), "cleanup.policy after APPEND");

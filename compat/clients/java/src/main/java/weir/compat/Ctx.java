@@ -125,11 +125,28 @@ final class Ctx {
         }
     }
 
-    /** Creates a topic with replication factor 1 (or the broker default) and waits for it. */
+    /** Creates a topic with the broker's default replication factor and waits until it is usable. */
     String topic(Admin admin, String what, int partitions) throws Exception {
         String t = name(what);
         admin.createTopics(List.of(new NewTopic(t, partitions, (short) -1))).all().get();
+        awaitLeaders(admin, t, partitions);
         return t;
+    }
+
+    /**
+     * Apache Kafka answers CreateTopics once the controller has committed the topic; the
+     * leader's replica manager takes over the partitions a moment later and answers
+     * NOT_LEADER_OR_FOLLOWER until then. The Java idempotent producer can wedge on that (one
+     * in-flight batch refused, the next ones accepted, then OUT_OF_ORDER_SEQUENCE_NUMBER
+     * retried until delivery.timeout.ms). ListOffsets is answered by the leader's replica
+     * manager and retried by the admin client, so its success means every partition is led.
+     */
+    static void awaitLeaders(Admin admin, String topic, int partitions) throws Exception {
+        Map<TopicPartition, org.apache.kafka.clients.admin.OffsetSpec> q = new java.util.HashMap<>();
+        for (int p = 0; p < partitions; p++) {
+            q.put(new TopicPartition(topic, p), org.apache.kafka.clients.admin.OffsetSpec.latest());
+        }
+        admin.listOffsets(q).all().get();
     }
 
     /** Sends count records "v0".."v(count-1)" to one partition and waits for every ack. */

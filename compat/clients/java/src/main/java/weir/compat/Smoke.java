@@ -97,6 +97,7 @@ public final class Smoke {
         ProducerChecks.register(checks);
         TxnChecks.register(checks);
         ConsumerChecks.register(checks);
+        EdgeChecks.register(checks);
         if (clientConfig != null) {
             SecurityChecks.register(checks, plainConfig, userConfig, acls);
         }
