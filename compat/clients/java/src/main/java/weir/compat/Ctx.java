@@ -146,7 +146,20 @@ final class Ctx {
         for (int p = 0; p < partitions; p++) {
             q.put(new TopicPartition(topic, p), org.apache.kafka.clients.admin.OffsetSpec.latest());
         }
-        admin.listOffsets(q).all().get();
+        // Older admin clients (3.6) do not retry a topic their metadata does not list yet.
+        long deadline = System.currentTimeMillis() + 15000;
+        while (true) {
+            try {
+                admin.listOffsets(q).all().get();
+                return;
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof org.apache.kafka.common.errors.UnknownTopicOrPartitionException)
+                        || System.currentTimeMillis() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(200);
+            }
+        }
     }
 
     /** Sends count records "v0".."v(count-1)" to one partition and waits for every ack. */

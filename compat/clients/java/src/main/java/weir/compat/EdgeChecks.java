@@ -300,12 +300,12 @@ final class EdgeChecks {
     }
 
     static void consumerGroupDescribe(Ctx ctx) throws Exception {
+        String g = ctx.name("cgd-group");
+        Object[] props = ConsumerChecks.groupProps(ctx, "consumer", g, null);
         String t;
         try (Admin a = ctx.admin()) {
             t = ctx.topic(a, "cgd", 3);
         }
-        String g = ctx.name("cgd-group");
-        Object[] props = ConsumerChecks.groupProps(ctx, "consumer", g, null);
         try (KafkaConsumer<byte[], byte[]> c = ctx.consumer(props)) {
             c.subscribe(List.of(t));
             ConsumerChecks.waitFor(() -> {
@@ -333,12 +333,12 @@ final class EdgeChecks {
     }
 
     static void remoteRangeAssignor(Ctx ctx) throws Exception {
+        String g = ctx.name("range848-group");
+        Object[] props = concat(ConsumerChecks.groupProps(ctx, "consumer", g, null), "group.remote.assignor", "range");
         String t;
         try (Admin a = ctx.admin()) {
             t = ctx.topic(a, "range848", 4);
         }
-        String g = ctx.name("range848-group");
-        Object[] props = concat(ConsumerChecks.groupProps(ctx, "consumer", g, null), "group.remote.assignor", "range");
         ConsumerChecks.Member m1 = new ConsumerChecks.Member(ctx, t, props, "range-1");
         ConsumerChecks.Member m2 = new ConsumerChecks.Member(ctx, t, props, "range-2");
         try {
