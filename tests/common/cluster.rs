@@ -125,10 +125,21 @@ impl TestCluster {
             .enable_all()
             .build()
             .expect("runtime");
-        let cfg = node.config(&voters);
-        let handle = runtime
-            .block_on(Broker::start(cfg))
-            .expect("cluster node start");
+        // A node killed a moment ago may still hold its data directory's lock while its
+        // runtime winds down (as a killed process's lock lingers until the kernel reaps it).
+        let started = std::time::Instant::now();
+        let handle = loop {
+            match runtime.block_on(Broker::start(node.config(&voters))) {
+                Ok(h) => break h,
+                Err(e)
+                    if e.to_string().contains("in use")
+                        && started.elapsed() < Duration::from_secs(10) =>
+                {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => panic!("cluster node start: {e}"),
+            }
+        };
         node.handle = Some(handle);
         node.runtime = Some(runtime);
     }
