@@ -357,45 +357,7 @@ pub async fn handle_alter(
         .as_ref()
         .filter(|_| req.resources.iter().all(|r| r.resource_type == TOPIC))
     {
-        // The receiving broker authorizes, as for the other forwarded admin requests: the
-        // topics the caller may not alter are answered here and left out of the forward.
-        let (req, denied) = {
-            let mut req = req;
-            let (ok, refused): (Vec<_>, Vec<_>) = req
-                .resources
-                .drain(..)
-                .partition(|r| may_alter_topic(state, r.resource_name.as_str()));
-            req.resources = ok;
-            (req, refused)
-        };
-        let denied: Vec<AlterConfigsResourceResponse> = denied
-            .into_iter()
-            .map(|r| {
-                let mut x = AlterConfigsResourceResponse::default();
-                x.error_code = code::TOPIC_AUTHORIZATION_FAILED;
-                x.error_message = Some(str("Authorization failed."));
-                x.resource_type = r.resource_type;
-                x.resource_name = r.resource_name;
-                x
-            })
-            .collect();
-        if req.resources.is_empty() {
-            let mut resp = kafka_protocol::messages::AlterConfigsResponse::default();
-            resp.responses = denied;
-            return resp;
-        }
-        let validate_only = req.validate_only;
-        let names: Vec<(i8, String)> = req
-            .resources
-            .iter()
-            .map(|r| (r.resource_type, r.resource_name.to_string()))
-            .collect();
-        let mut resp = forward_config_change(rm, req, &names, validate_only, |r| {
-            r.responses.iter().any(|x| x.error_code == 0)
-        })
-        .await;
-        resp.responses.extend(denied);
-        return resp;
+        return forward_topic_changes(state, rm, req).await;
     }
     let mut resp = kafka_protocol::messages::AlterConfigsResponse::default();
     for res in req.resources {
@@ -438,45 +400,7 @@ pub async fn handle_incremental_alter(
         .as_ref()
         .filter(|_| req.resources.iter().all(|r| r.resource_type == TOPIC))
     {
-        // The receiving broker authorizes, as for the other forwarded admin requests: the
-        // topics the caller may not alter are answered here and left out of the forward.
-        let (req, denied) = {
-            let mut req = req;
-            let (ok, refused): (Vec<_>, Vec<_>) = req
-                .resources
-                .drain(..)
-                .partition(|r| may_alter_topic(state, r.resource_name.as_str()));
-            req.resources = ok;
-            (req, refused)
-        };
-        let denied: Vec<AlterConfigsResourceResponse> = denied
-            .into_iter()
-            .map(|r| {
-                let mut x = AlterConfigsResourceResponse::default();
-                x.error_code = code::TOPIC_AUTHORIZATION_FAILED;
-                x.error_message = Some(str("Authorization failed."));
-                x.resource_type = r.resource_type;
-                x.resource_name = r.resource_name;
-                x
-            })
-            .collect();
-        if req.resources.is_empty() {
-            let mut resp = kafka_protocol::messages::IncrementalAlterConfigsResponse::default();
-            resp.responses = denied;
-            return resp;
-        }
-        let validate_only = req.validate_only;
-        let names: Vec<(i8, String)> = req
-            .resources
-            .iter()
-            .map(|r| (r.resource_type, r.resource_name.to_string()))
-            .collect();
-        let mut resp = forward_config_change(rm, req, &names, validate_only, |r| {
-            r.responses.iter().any(|x| x.error_code == 0)
-        })
-        .await;
-        resp.responses.extend(denied);
-        return resp;
+        return forward_topic_changes(state, rm, req).await;
     }
     let mut resp = kafka_protocol::messages::IncrementalAlterConfigsResponse::default();
     for res in req.resources {
@@ -511,61 +435,122 @@ pub async fn handle_incremental_alter(
 
 /// Topic config changes on a cluster are decided by the controller (Config records), so every
 /// broker applies the same settings; the answer waits until this broker's metadata has moved
-/// past the change.
-async fn forward_config_change<R>(
+/// past the change. The receiving broker authorizes, as for the other forwarded admin
+/// requests: topics the caller may not alter are answered here and left out of the forward.
+async fn forward_topic_changes<R>(
+    state: &BrokerState,
     rm: &crate::replica::ReplicaManager,
-    req: R,
-    names: &[(i8, String)],
-    validate_only: bool,
-    changed: impl Fn(&R::Response) -> bool,
+    mut req: R,
 ) -> R::Response
 where
-    R: kafka_protocol::protocol::Request + Send + 'static,
-    R::Response: Default + TimeoutFill,
+    R: ConfigChange,
+    R::Response: ConfigAnswer,
 {
-    let before = rm.applied_offset();
-    match super::controller::forward(rm, req).await {
-        Ok(resp) => {
-            if !validate_only && changed(&resp) {
-                super::controller::await_metadata(rm, |img| img.offset > before).await;
+    let denied = req.split_off(|name| may_alter_topic(state, name));
+    let mut resp = if req.is_empty() {
+        R::Response::default()
+    } else {
+        let names = req.names();
+        let validate_only = req.validate_only();
+        let before = rm.applied_offset();
+        match super::controller::forward(rm, req).await {
+            Ok(resp) => {
+                if !validate_only && resp.any_ok() {
+                    super::controller::await_metadata(rm, |img| img.offset > before).await;
+                }
+                resp
             }
-            resp
-        }
-        Err(e) => {
-            // No answer: every resource times out, as Kafka reports it.
-            tracing::warn!("config change: the controller is unreachable ({e})");
-            let mut resp = R::Response::default();
-            for (t, n) in names {
-                resp.push_timeout(*t, n);
+            Err(e) => {
+                // No answer: every resource times out, as Kafka reports it.
+                tracing::warn!("config change: the controller is unreachable ({e})");
+                let mut resp = R::Response::default();
+                for (t, n) in &names {
+                    resp.push(*t, n, REQUEST_TIMED_OUT, None);
+                }
+                resp
             }
-            resp
         }
+    };
+    for (t, n) in &denied {
+        resp.push(
+            *t,
+            n,
+            code::TOPIC_AUTHORIZATION_FAILED,
+            Some("Authorization failed."),
+        );
     }
+    resp
 }
 
-/// REQUEST_TIMED_OUT for every resource of a config change the controller did not answer.
-trait TimeoutFill {
-    fn push_timeout(&mut self, resource_type: i8, name: &str);
+const REQUEST_TIMED_OUT: i16 = 7;
+
+/// AlterConfigs and IncrementalAlterConfigs, as the forwarding sees them.
+trait ConfigChange: kafka_protocol::protocol::Request + Send + 'static {
+    /// Takes out the resources `keep` refuses; returns their (type, name).
+    fn split_off(&mut self, keep: impl Fn(&str) -> bool) -> Vec<(i8, String)>;
+    fn is_empty(&self) -> bool;
+    fn names(&self) -> Vec<(i8, String)>;
+    fn validate_only(&self) -> bool;
 }
 
-impl TimeoutFill for kafka_protocol::messages::AlterConfigsResponse {
-    fn push_timeout(&mut self, resource_type: i8, name: &str) {
-        let mut r =
-            kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse::default(
-            );
-        r.error_code = 7;
-        r.resource_type = resource_type;
-        r.resource_name = str(name.to_string());
-        self.responses.push(r);
-    }
+/// A per-resource answer of either config change.
+trait ConfigAnswer: Default {
+    fn push(&mut self, resource_type: i8, name: &str, error: i16, message: Option<&str>);
+    fn any_ok(&self) -> bool;
 }
 
-impl TimeoutFill for kafka_protocol::messages::IncrementalAlterConfigsResponse {
-    fn push_timeout(&mut self, resource_type: i8, name: &str) {
-        let mut r = kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse::default();
-        r.error_code = 7;
-        r.resource_type = resource_type;
-        r.resource_name = str(name.to_string());
-        self.responses.push(r);
-    }
+/// The two requests have the same shape in different modules: one implementation for both.
+macro_rules! config_change {
+    ($req:ty, $resp:ty, $entry:ty) => {
+        impl ConfigChange for $req {
+            fn split_off(&mut self, keep: impl Fn(&str) -> bool) -> Vec<(i8, String)> {
+                let (ok, refused): (Vec<_>, Vec<_>) = self
+                    .resources
+                    .drain(..)
+                    .partition(|r| keep(r.resource_name.as_str()));
+                self.resources = ok;
+                refused
+                    .into_iter()
+                    .map(|r| (r.resource_type, r.resource_name.to_string()))
+                    .collect()
+            }
+            fn is_empty(&self) -> bool {
+                self.resources.is_empty()
+            }
+            fn names(&self) -> Vec<(i8, String)> {
+                self.resources
+                    .iter()
+                    .map(|r| (r.resource_type, r.resource_name.to_string()))
+                    .collect()
+            }
+            fn validate_only(&self) -> bool {
+                self.validate_only
+            }
+        }
+
+        impl ConfigAnswer for $resp {
+            fn push(&mut self, resource_type: i8, name: &str, error: i16, message: Option<&str>) {
+                let mut r = <$entry>::default();
+                r.error_code = error;
+                r.error_message = message.map(|m| str(m.to_string()));
+                r.resource_type = resource_type;
+                r.resource_name = str(name.to_string());
+                self.responses.push(r);
+            }
+            fn any_ok(&self) -> bool {
+                self.responses.iter().any(|x| x.error_code == 0)
+            }
+        }
+    };
 }
+
+config_change!(
+    kafka_protocol::messages::AlterConfigsRequest,
+    kafka_protocol::messages::AlterConfigsResponse,
+    kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse
+);
+config_change!(
+    kafka_protocol::messages::IncrementalAlterConfigsRequest,
+    kafka_protocol::messages::IncrementalAlterConfigsResponse,
+    kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse
+);
