@@ -1043,3 +1043,59 @@ fn brokers_and_the_controller_talk_over_sasl_ssl_and_sasl_plaintext() {
         assert_eq!(stored(&c, i, "secured").2, bytes);
     }
 }
+
+#[test]
+fn a_deleted_topics_committed_offsets_are_dropped_by_the_groups_coordinator() {
+    let c = TestCluster::start(3, &[("offsets.topic.num.partitions", "3")]);
+    let boot = c.bootstrap();
+    create(
+        &boot,
+        NewTopic::new("doomed", 1, TopicReplication::Fixed(3)),
+    );
+    create(&boot, NewTopic::new("kept", 1, TopicReplication::Fixed(3)));
+    let consumer = || -> BaseConsumer {
+        ClientConfig::new()
+            .set("bootstrap.servers", &boot)
+            .set("group.id", "g-deleted")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer")
+    };
+    let cons = consumer();
+    let mut offsets = TopicPartitionList::new();
+    offsets
+        .add_partition_offset("doomed", 0, Offset::Offset(5))
+        .expect("tpl");
+    offsets
+        .add_partition_offset("kept", 0, Offset::Offset(7))
+        .expect("tpl");
+    cons.commit(&offsets, rdkafka::consumer::CommitMode::Sync)
+        .expect("commit");
+    drop(cons);
+    let del =
+        futures::executor::block_on(admin(&boot).delete_topics(&["doomed"], &AdminOptions::new()))
+            .expect("delete_topics");
+    assert!(del.iter().all(|r| r.is_ok()), "{del:?}");
+    // Created again under the same name: the group starts without the old offsets there.
+    create(
+        &boot,
+        NewTopic::new("doomed", 1, TopicReplication::Fixed(3)),
+    );
+    let committed = |topic: &str| -> Offset {
+        let mut q = TopicPartitionList::new();
+        q.add_partition(topic, 0);
+        consumer()
+            .committed_offsets(q, Duration::from_secs(20))
+            .expect("committed offsets")
+            .elements()[0]
+            .offset()
+    };
+    wait_until(Duration::from_secs(10), "the old offsets dropped", || {
+        committed("doomed") == Offset::Invalid
+    });
+    assert_eq!(
+        committed("kept"),
+        Offset::Offset(7),
+        "other topics keep theirs"
+    );
+}
