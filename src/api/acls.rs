@@ -217,13 +217,25 @@ fn filter_result(gone: Vec<AclBinding>) -> DeleteAclsFilterResult {
     r
 }
 
-/// The controller's DeleteAcls answer (`Err`: its metadata log could not be written).
-pub fn deletion_response(results: Result<Vec<Vec<AclBinding>>, String>) -> DeleteAclsResponse {
+/// The controller's DeleteAcls answer for `n` filters (`Err`: its metadata log could not be
+/// written; every filter fails).
+pub fn deletion_response(
+    results: Result<Vec<Vec<AclBinding>>, String>,
+    n: usize,
+) -> DeleteAclsResponse {
     let mut resp = DeleteAclsResponse::default();
     match results {
         Ok(per_filter) => resp.filter_results = per_filter.into_iter().map(filter_result).collect(),
         Err(e) => {
             tracing::error!("DeleteAcls: {e}");
+            resp.filter_results = (0..n)
+                .map(|_| {
+                    let mut r = DeleteAclsFilterResult::default();
+                    r.error_code = code::UNKNOWN_SERVER_ERROR;
+                    r.error_message = Some(str(e.clone()));
+                    r
+                })
+                .collect();
         }
     }
     resp

@@ -177,15 +177,26 @@ pub async fn dispatch(state: &BrokerState, frame: Frame) -> Result<Option<Bytes>
                 .iter()
                 .map(super::acls::deletion_filter)
                 .collect();
-            let resp = super::acls::deletion_response(ctl.run(|c, _| c.delete_acls(&filters)));
+            let resp = super::acls::deletion_response(
+                ctl.run(|c, _| c.delete_acls(&filters)),
+                filters.len(),
+            );
             reply(&frame, &resp)
         }
         ApiKey::AlterUserScramCredentials => {
             let req: AlterUserScramCredentialsRequest = decode_body(&frame)?;
             let (deletions, upsertions) = super::users::scram_entries(&req);
+            // A metadata log that cannot be written fails every entry.
             let results = ctl
                 .run(|c, _| c.alter_scram(&deletions, &upsertions))
-                .unwrap_or_default();
+                .unwrap_or_else(|e| {
+                    deletions
+                        .iter()
+                        .map(|(u, _)| u)
+                        .chain(upsertions.iter().map(|(u, ..)| u))
+                        .map(|u| (u.clone(), UNKNOWN_SERVER_ERROR, Some(e.clone())))
+                        .collect()
+                });
             let mut resp = AlterUserScramCredentialsResponse::default();
             resp.results = results
                 .into_iter()
