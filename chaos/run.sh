@@ -20,6 +20,8 @@
 #                             the checker must find lost writes (--expect-lost)
 #   --rate R [300] --producers P [4] --consumers C [4] --partitions N [4]
 #   --pause-secs S [12]       SIGSTOP length (above the consumers' 10 s session timeout)
+#   --down-secs S [1-3]       how long a killed node stays down (above broker.session.timeout.ms
+#                             = 9 s, the controller moves its leaderships meanwhile)
 #   --hold-secs S [10]        how long a partition lasts
 #   --run-dir DIR             where logs and histories go [target/chaos/<time>]
 # Environment: WEIR, CHAOS_BIN (binaries; built with cargo if missing), RUST_LOG [warn].
@@ -31,7 +33,7 @@ root=$(dirname "$here")
 orig_args=("$@")
 
 nodes=1 nemesis=kill interval=15 duration=60 seed=1 seeds=1 txn="" flush=1 positive=""
-rate=300 producers=4 consumers=4 partitions=4 pause_secs=12 hold_secs=10 run_dir=""
+rate=300 producers=4 consumers=4 partitions=4 pause_secs=12 hold_secs=10 run_dir="" down_secs=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --nodes) nodes=$2; shift 2 ;;
@@ -48,6 +50,7 @@ while [ $# -gt 0 ]; do
         --consumers) consumers=$2; shift 2 ;;
         --partitions) partitions=$2; shift 2 ;;
         --pause-secs) pause_secs=$2; shift 2 ;;
+        --down-secs) down_secs=$2; shift 2 ;;
         --hold-secs) hold_secs=$2; shift 2 ;;
         --run-dir) run_dir=$2; shift 2 ;;
         -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -282,7 +285,9 @@ campaign() { # campaign SEED -> 0 pass, 1 fail
         case "$nemesis" in
             kill)
                 kill9 "$n"; event kill "$n"
-                sleep "$(( 1 + RANDOM % 3 ))"; start_node "$n" || return 1 ;;
+                # --down-secs keeps the node down (past the session timeout, leadership moves).
+                if [ -n "$down_secs" ]; then sleep "$down_secs"; else sleep "$(( 1 + RANDOM % 3 ))"; fi
+                start_node "$n" || return 1 ;;
             lose-tail)
                 kill9 "$n"; event lose-tail "$n"; lose_tail "$n"
                 sleep 1; start_node "$n" || return 1 ;;
