@@ -1099,3 +1099,35 @@ fn a_deleted_topics_committed_offsets_are_dropped_by_the_groups_coordinator() {
         "other topics keep theirs"
     );
 }
+
+#[test]
+fn describe_quorum_reports_the_controller_and_every_nodes_metadata_replica() {
+    use kafka_protocol::messages::{ApiKey, DescribeQuorumRequest, DescribeQuorumResponse};
+    let c = TestCluster::start(3, &[]);
+    create(
+        &c.bootstrap(),
+        NewTopic::new("q", 1, TopicReplication::Fixed(3)),
+    );
+    // Asked of node 3: forwarded to the controller on node 1.
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", c.nodes[2].port)
+        .parse()
+        .expect("addr");
+    wait_until(Duration::from_secs(10), "every voter caught up", || {
+        let mut raw = common::RawClient::connect(addr);
+        let r: DescribeQuorumResponse =
+            raw.call(ApiKey::DescribeQuorum, 2, &DescribeQuorumRequest::default());
+        let Some(p) = r.topics.first().and_then(|t| t.partitions.first()) else {
+            return false;
+        };
+        let voters: Vec<i32> = p.current_voters.iter().map(|v| v.replica_id.0).collect();
+        r.error_code == 0
+            && r.topics[0].topic_name.0.as_str() == "__cluster_metadata"
+            && p.leader_id.0 == 1
+            && p.high_watermark > 0
+            && voters == vec![1, 2, 3]
+            && p.current_voters
+                .iter()
+                .all(|v| v.log_end_offset == p.high_watermark)
+            && r.nodes.len() == 3
+    });
+}

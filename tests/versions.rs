@@ -259,6 +259,9 @@ fn every_api_answers_at_every_advertised_version() {
                     answers(&mut c, api.key, v, &DescribeAclsRequest::default())
                 }
                 ApiKey::DeleteAcls => answers(&mut c, api.key, v, &DeleteAclsRequest::default()),
+                ApiKey::DescribeQuorum => {
+                    answers(&mut c, api.key, v, &DescribeQuorumRequest::default())
+                }
                 ApiKey::WriteTxnMarkers => {
                     answers(&mut c, api.key, v, &WriteTxnMarkersRequest::default())
                 }

@@ -50,6 +50,7 @@ pub fn serves(api: ApiKey) -> bool {
             | ApiKey::Fetch
             | ApiKey::ApiVersions
             | ApiKey::DescribeCluster
+            | ApiKey::DescribeQuorum
             // Brokers log in on a SASL controller listener.
             | ApiKey::SaslHandshake
             | ApiKey::SaslAuthenticate
@@ -163,6 +164,7 @@ pub async fn dispatch(state: &BrokerState, frame: Frame) -> Result<Option<Bytes>
             let resp = metadata_fetch(&ctl, req).await;
             reply(&frame, &resp)
         }
+        ApiKey::DescribeQuorum => reply(&frame, &super::quorum::describe(state, &ctl)),
         ApiKey::CreateAcls => {
             let req: CreateAclsRequest = decode_body(&frame)?;
             let bindings: Vec<_> = req.creations.iter().map(super::acls::binding).collect();

@@ -13,6 +13,7 @@ pub mod list_offsets;
 pub mod log_dirs;
 pub mod metadata;
 pub mod produce;
+pub mod quorum;
 pub mod topics;
 pub mod txn;
 pub mod users;
@@ -281,6 +282,7 @@ pub(crate) async fn dispatch_broker(
         ListTransactions => txn::handle_list_transactions,
         DescribeProducers => txn::handle_describe_producers,
         WriteTxnMarkers => txn::handle_write_txn_markers,
+        DescribeQuorum => quorum::handle,
         DescribeUserScramCredentials => users::handle_describe,
         AlterUserScramCredentials => users::handle_alter,
         SaslHandshake => users::handle_handshake_without_sasl,

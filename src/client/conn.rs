@@ -57,6 +57,7 @@ pub const CLIENT_VERSIONS: &[(ApiKey, i16, i16)] = &[
     // Broker to broker: a partition leader to a transaction coordinator, and back with markers.
     (ApiKey::AddPartitionsToTxn, 4, 5),
     (ApiKey::WriteTxnMarkers, 1, 1),
+    (ApiKey::DescribeQuorum, 0, 2),
 ];
 
 /// Largest response frame accepted (a fetch is bounded by the max_bytes we ask for).

@@ -120,6 +120,8 @@ impl Controller {
         };
         let (epoch, fenced, shutting_down) = (b.epoch, b.fenced, b.in_controlled_shutdown);
         self.heartbeats.insert(id, now_ms);
+        self.metadata_offsets
+            .insert(id, (req.current_metadata_offset, now_ms));
         let caught_up = req.current_metadata_offset >= epoch;
         let current = if fenced {
             State::Fenced

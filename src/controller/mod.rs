@@ -99,6 +99,9 @@ pub struct Controller {
     /// End of the last producer-id block proposed, so a block is never handed out twice even if
     /// the records of the previous allocation have not been replayed yet.
     producer_ids_proposed: i64,
+    /// Broker id → (metadata offset it reported, when), from heartbeats: the observers and
+    /// followers DescribeQuorum lists. Soft state, as the heartbeat times.
+    metadata_offsets: BTreeMap<i32, (i64, i64)>,
 }
 
 impl Controller {
@@ -108,6 +111,7 @@ impl Controller {
             config,
             heartbeats: BTreeMap::new(),
             producer_ids_proposed: 0,
+            metadata_offsets: BTreeMap::new(),
         }
     }
 
@@ -117,6 +121,14 @@ impl Controller {
 
     pub fn config(&self) -> &ControllerConfig {
         &self.config
+    }
+
+    /// (broker id, metadata offset, reported at) per broker that heartbeated.
+    pub fn metadata_offsets(&self) -> Vec<(i32, i64, i64)> {
+        self.metadata_offsets
+            .iter()
+            .map(|(id, (off, at))| (*id, *off, *at))
+            .collect()
     }
 
     /// Offset of the last replayed record (-1 before any).

@@ -180,6 +180,14 @@ impl ControllerService {
         }
     }
 
+    /// The metadata log's replication as DescribeQuorum reports it: this node leads (the one
+    /// controller of this stage, epoch 1) with the log end as high watermark; every other
+    /// node's replica is the metadata offset its broker last reported.
+    pub fn quorum(&self) -> (i64, Vec<(i32, i64, i64)>) {
+        let core = self.lock();
+        (core.log.end_offset(), core.controller.metadata_offsets())
+    }
+
     pub fn end_offset(&self) -> i64 {
         *self.end.borrow()
     }

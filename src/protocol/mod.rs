@@ -64,6 +64,8 @@ pub const SUPPORTED: &[ApiSupport] = &[
     api(ApiKey::DescribeProducers, 0, 0),
     // Broker-to-broker (a transaction coordinator's markers); Kafka 4 serves v1 only.
     api(ApiKey::WriteTxnMarkers, 1, 1),
+    // The metadata log's replication (kafka-metadata-quorum.sh); brokers forward it.
+    api(ApiKey::DescribeQuorum, 0, 2),
     api(ApiKey::SaslHandshake, 1, 1),
     api(ApiKey::SaslAuthenticate, 0, 2),
     api(ApiKey::DescribeUserScramCredentials, 0, 0),
