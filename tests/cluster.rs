@@ -1130,4 +1130,28 @@ fn describe_quorum_reports_the_controller_and_every_nodes_metadata_replica() {
                 .all(|v| v.log_end_offset == p.high_watermark)
             && r.nodes.len() == 3
     });
+    // `weir cluster quorum` shows the same, as kafka-metadata-quorum.sh does.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_weir"))
+        .args([
+            "cluster",
+            "quorum",
+            "--output",
+            "json",
+            "--bootstrap-server",
+        ])
+        .arg(addr.to_string())
+        .output()
+        .expect("weir cluster quorum");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let q: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(q["leader_id"], 1, "{q}");
+    let roles: Vec<&str> = q["replicas"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|r| r["role"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(roles, vec!["Leader", "Follower", "Follower"], "{q}");
 }

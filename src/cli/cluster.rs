@@ -1,9 +1,10 @@
 //! `weir cluster info`: DescribeCluster when the broker has it (fenced brokers included), else
 //! Metadata; plus the partition health Kafka's tools report (under-replicated: ISR smaller
-//! than the replicas; offline: no leader).
+//! than the replicas; offline: no leader). `weir cluster quorum`: DescribeQuorum, as
+//! `kafka-metadata-quorum.sh describe --status --replication` shows it.
 
 use clap::{Args, Subcommand};
-use kafka_protocol::messages::{ApiKey, DescribeClusterRequest};
+use kafka_protocol::messages::{ApiKey, DescribeClusterRequest, DescribeQuorumRequest};
 use serde::Serialize;
 
 use super::output::{json, opt, out, Table};
@@ -22,6 +23,95 @@ pub struct ClusterArgs {
 pub enum ClusterCmd {
     /// Cluster id, controller and brokers.
     Info,
+    /// The metadata quorum: leader, high watermark, and each voter's and observer's log end
+    /// and lag.
+    Quorum,
+}
+
+#[derive(Serialize)]
+struct QuorumReplica {
+    id: i32,
+    role: &'static str,
+    log_end_offset: i64,
+    lag: i64,
+    last_fetch_timestamp: i64,
+    last_caught_up_timestamp: i64,
+}
+
+#[derive(Serialize)]
+struct Quorum {
+    leader_id: i32,
+    leader_epoch: i32,
+    high_watermark: i64,
+    replicas: Vec<QuorumReplica>,
+}
+
+async fn quorum(common: &Common) -> CliResult {
+    let mut client = connect(common).await?;
+    let resp = client
+        .any()
+        .call(|_| DescribeQuorumRequest::default())
+        .await?;
+    ClientError::check(
+        resp.error_code,
+        resp.error_message.as_ref().map(|m| m.as_str()),
+    )?;
+    let Some(p) = resp.topics.first().and_then(|t| t.partitions.first()) else {
+        return Err(super::CliError::Failed(
+            "DescribeQuorum answered no partition".into(),
+        ));
+    };
+    ClientError::check(p.error_code, p.error_message.as_ref().map(|m| m.as_str()))?;
+    let leader = p.leader_id.0;
+    let hw = p.high_watermark;
+    let row = |r: &kafka_protocol::messages::describe_quorum_response::ReplicaState,
+               role: &'static str| QuorumReplica {
+        id: r.replica_id.0,
+        role: if r.replica_id.0 == leader {
+            "Leader"
+        } else {
+            role
+        },
+        log_end_offset: r.log_end_offset,
+        lag: if r.log_end_offset < 0 {
+            -1
+        } else {
+            (hw - r.log_end_offset).max(0)
+        },
+        last_fetch_timestamp: r.last_fetch_timestamp,
+        last_caught_up_timestamp: r.last_caught_up_timestamp,
+    };
+    let q = Quorum {
+        leader_id: leader,
+        leader_epoch: p.leader_epoch,
+        high_watermark: hw,
+        replicas: p
+            .current_voters
+            .iter()
+            .map(|r| row(r, "Follower"))
+            .chain(p.observers.iter().map(|r| row(r, "Observer")))
+            .collect(),
+    };
+    match common.output {
+        OutputFormat::Json => json(&q),
+        OutputFormat::Table => {
+            out(&format!(
+                "LeaderId: {}\nLeaderEpoch: {}\nHighWatermark: {}\n\n",
+                q.leader_id, q.leader_epoch, q.high_watermark
+            ))?;
+            let mut t = Table::new(&["NODE", "LOG END OFFSET", "LAG", "LAST FETCH (ms)", "STATUS"]);
+            for r in &q.replicas {
+                t.row(vec![
+                    r.id.to_string(),
+                    r.log_end_offset.to_string(),
+                    r.lag.to_string(),
+                    r.last_fetch_timestamp.to_string(),
+                    r.role.to_string(),
+                ]);
+            }
+            t.print()
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -44,7 +134,9 @@ struct Info {
 }
 
 pub async fn run(args: ClusterArgs) -> CliResult {
-    let ClusterCmd::Info = args.cmd;
+    if let ClusterCmd::Quorum = args.cmd {
+        return quorum(&args.common).await;
+    }
     let mut client = connect(&args.common).await?;
     let info = if client.supports(ApiKey::DescribeCluster) {
         let resp = client
