@@ -198,6 +198,19 @@ pub fn deletion_filter(
     )
 }
 
+/// A binding as DeleteAcls reports it removed.
+fn matched_binding(m: &DeleteAclsMatchingAcl) -> AclBinding {
+    AclBinding {
+        resource_type: m.resource_type,
+        resource_name: m.resource_name.as_str().to_string(),
+        pattern_type: m.pattern_type,
+        principal: m.principal.as_str().to_string(),
+        host: m.host.as_str().to_string(),
+        operation: m.operation,
+        permission: m.permission_type,
+    }
+}
+
 fn filter_result(gone: Vec<AclBinding>) -> DeleteAclsFilterResult {
     let mut r = DeleteAclsFilterResult::default();
     r.matching_acls = gone
@@ -268,15 +281,7 @@ pub async fn handle_delete(
             .filter_results
             .iter()
             .flat_map(|r| r.matching_acls.iter())
-            .map(|m| AclBinding {
-                resource_type: m.resource_type,
-                resource_name: m.resource_name.as_str().to_string(),
-                pattern_type: m.pattern_type,
-                principal: m.principal.as_str().to_string(),
-                host: m.host.as_str().to_string(),
-                operation: m.operation,
-                permission: m.permission_type,
-            })
+            .map(matched_binding)
             .collect();
         super::controller::await_metadata(rm, |img| {
             !img.acls

@@ -301,6 +301,21 @@ impl ReplicaManager {
     /// Whether this broker leads the partition at `current_epoch` (-1: any), with the leader
     /// epoch it leads at; Kafka's error otherwise.
     pub fn check_leader(&self, topic: &str, index: i32, current_epoch: i32) -> Result<i32, i16> {
+        match self.replica_state(topic, index, current_epoch)? {
+            (leader, epoch) if leader == self.node_id => Ok(epoch),
+            _ => Err(code::NOT_LEADER_OR_FOLLOWER),
+        }
+    }
+
+    /// (leader, leader epoch) of a partition this broker holds, after Kafka's checks of the
+    /// client's `current_epoch` (-1: any): older is FENCED_LEADER_EPOCH, newer is
+    /// UNKNOWN_LEADER_EPOCH, not held here is NOT_LEADER_OR_FOLLOWER.
+    fn replica_state(
+        &self,
+        topic: &str,
+        index: i32,
+        current_epoch: i32,
+    ) -> Result<(i32, i32), i16> {
         let parts = lock(&self.parts);
         let Some(s) = parts.get(&(topic.to_string(), index)) else {
             return Err(code::NOT_LEADER_OR_FOLLOWER);
@@ -311,10 +326,7 @@ impl ReplicaManager {
         if current_epoch > s.leader_epoch {
             return Err(code::UNKNOWN_LEADER_EPOCH);
         }
-        if s.leader != self.node_id {
-            return Err(code::NOT_LEADER_OR_FOLLOWER);
-        }
-        Ok(s.leader_epoch)
+        Ok((s.leader, s.leader_epoch))
     }
 
     /// A connection to another broker's inter-broker listener (transaction markers, and the
@@ -364,17 +376,7 @@ impl ReplicaManager {
     /// Whether this broker holds the partition (leader or follower) at `current_epoch`: a
     /// consumer that names its rack (Fetch v11+, KIP-392) may read from a follower.
     pub fn check_replica(&self, topic: &str, index: i32, current_epoch: i32) -> Result<(), i16> {
-        let parts = lock(&self.parts);
-        let Some(s) = parts.get(&(topic.to_string(), index)) else {
-            return Err(code::NOT_LEADER_OR_FOLLOWER);
-        };
-        if current_epoch >= 0 && current_epoch < s.leader_epoch {
-            return Err(code::FENCED_LEADER_EPOCH);
-        }
-        if current_epoch > s.leader_epoch {
-            return Err(code::UNKNOWN_LEADER_EPOCH);
-        }
-        Ok(())
+        self.replica_state(topic, index, current_epoch).map(|_| ())
     }
 
     /// KIP-392 with Kafka's RackAwareReplicaSelector: on the leader, an in-sync follower in the
